@@ -1,0 +1,82 @@
+# spank-oci: `make` builds build/spank_oci.so and build/spank-oci.
+# `make test` runs the whole suite, `make demo` the container examples on a throwaway Slurm.
+
+CC ?= cc
+BUILD := build
+PKGS := jansson
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+          $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson)
+
+CORE_SRC := $(wildcard conf/*.c) $(filter-out launcher/cli.c,$(wildcard launcher/*.c))
+PLUGIN_SRC := $(wildcard spank/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(BUILD)/obj/launcher/cli.o
+
+# Where Slurm keeps its plugins (make install puts spank_oci.so next to them).
+SLURM_PLUGIN_DIR ?= $(patsubst %/,%,$(dir $(firstword $(wildcard \
+	/usr/lib/*/slurm-wlm/select_cons_tres.so /usr/lib64/slurm/select_cons_tres.so \
+	/usr/lib/slurm/select_cons_tres.so /usr/local/lib/slurm/select_cons_tres.so))))
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+C_FILES := $(wildcard conf/*.[ch] launcher/*.[ch] spank/*.[ch] test/unit/*.[ch])
+
+.PHONY: all deps unit format-check integration test demo install clean
+
+all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/spank_oci.so: $(PLUGIN_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/spank-oci: $(CLI_OBJ) $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: cmocka, everything built again with ASan and UBSan.
+$(BUILD)/test/%: test/unit/%.c $(CORE_SRC) $(PLUGIN_SRC) $(wildcard test/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS)) -O1 $(SAN) -I. -o $@ $< \
+		$(filter-out $(if $(findstring spank,$*),,$(PLUGIN_SRC)),$(CORE_SRC) \
+		$(if $(findstring spank,$*),$(PLUGIN_SRC))) $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/install-deps
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+format-check:
+	@clang-format --dry-run --Werror $(C_FILES) && echo "clang-format: clean"
+
+integration: all
+	@scripts/integration
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+install: all
+	@test -n "$(SLURM_PLUGIN_DIR)" || { echo "SLURM_PLUGIN_DIR not found; set it" >&2; exit 1; }
+	install -D -m 0755 $(BUILD)/spank_oci.so $(DESTDIR)$(SLURM_PLUGIN_DIR)/spank_oci.so
+	install -D -m 0755 $(BUILD)/spank-oci $(DESTDIR)$(PREFIX)/bin/spank-oci
+	install -D -m 0644 oci.conf.example $(DESTDIR)$(PREFIX)/share/doc/spank-oci/spank-oci.conf.example
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,521 @@
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup.h"
+#include "pattern.h"
+#include "strv.h"
+
+/* Where the parser is, for error messages. */
+struct parse_pos {
+	const char *file;
+	unsigned line;
+	const char *text; /* the whole line, as written */
+};
+
+typedef int (*key_handler)(struct oci_conf *conf, const void *key, const char *value,
+                           const struct parse_pos *pos, oci_error_t *err);
+
+struct key_def {
+	const char *name;
+	key_handler handle;
+	size_t offset; /* of the field in struct oci_conf */
+	unsigned allow; /* PATTERN_ALLOW_* for patterns and commands */
+	bool repeatable;
+};
+
+#define FIELD(conf, def, type) ((type *)((char *)(conf) + (def)->offset))
+
+static int fail_at(const struct parse_pos *pos, oci_error_t *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int fail_at(const struct parse_pos *pos, oci_error_t *err, const char *fmt, ...)
+{
+	cleanup_free char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	return oci_error_make(err, 0, "%s:%u: %s: '%s'", pos->file, pos->line,
+	                      msg ? msg : "error", pos->text);
+}
+
+static int handle_pattern(struct oci_conf *conf, const void *key, const char *value,
+                          const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	cleanup_error oci_error_t perr = NULL;
+	char **field = FIELD(conf, def, char *);
+
+	if (*value != '/')
+		return fail_at(pos, err, "%s must be an absolute path", def->name);
+	if (pattern_check(value, def->allow, &perr) < 0)
+		return fail_at(pos, err, "%s", oci_error_text(perr));
+	*field = strdup(value);
+	return *field ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+}
+
+static int handle_command(struct oci_conf *conf, const void *key, const char *value,
+                          const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	cleanup_error oci_error_t perr = NULL;
+	cleanup_strv char **words = NULL;
+	char ***field = FIELD(conf, def, char **);
+
+	if (pattern_split(value, &words, &perr) < 0)
+		return fail_at(pos, err, "%s: %s", def->name, oci_error_text(perr));
+	if (words[0] == NULL)
+		return fail_at(pos, err, "%s is empty", def->name);
+	for (size_t i = 0; words[i] != NULL; i++) {
+		if (pattern_check(words[i], def->allow, &perr) < 0)
+			return fail_at(pos, err, "%s: %s", def->name, oci_error_text(perr));
+	}
+	*field = steal_pointer(&words);
+	return 0;
+}
+
+static int parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "1", "on"};
+	static const char *const no[] = {"false", "no", "0", "off"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int handle_bool(struct oci_conf *conf, const void *key, const char *value,
+                       const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+
+	if (parse_bool(value, FIELD(conf, def, bool)) < 0)
+		return fail_at(pos, err, "%s takes true or false", def->name);
+	return 0;
+}
+
+static int handle_env_file(struct oci_conf *conf, const void *key, const char *value,
+                           const struct parse_pos *pos, oci_error_t *err)
+{
+	(void)key;
+	if (strcasecmp(value, "null") == 0 || strcasecmp(value, "true") == 0)
+		conf->create_env_file = ENV_FILE_NULL;
+	else if (strcasecmp(value, "newline") == 0)
+		conf->create_env_file = ENV_FILE_NEWLINE;
+	else if (strcasecmp(value, "disabled") == 0 || strcasecmp(value, "false") == 0)
+		conf->create_env_file = ENV_FILE_DISABLED;
+	else
+		return fail_at(pos, err, "CreateEnvFile takes null, newline or disabled");
+	return 0;
+}
+
+static int handle_remap_root(struct oci_conf *conf, const void *key, const char *value,
+                             const struct parse_pos *pos, oci_error_t *err)
+{
+	bool b;
+
+	(void)key;
+	if (strcasecmp(value, "auto") == 0)
+		conf->remap_root = REMAP_ROOT_AUTO;
+	else if (parse_bool(value, &b) == 0)
+		conf->remap_root = b ? REMAP_ROOT_YES : REMAP_ROOT_NO;
+	else
+		return fail_at(pos, err, "RemapRoot takes auto, true or false");
+	return 0;
+}
+
+static int handle_regex(struct oci_conf *conf, const void *key, const char *value,
+                        const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	struct conf_regex *r = FIELD(conf, def, struct conf_regex);
+	int rc = regcomp(&r->re, value, REG_EXTENDED | REG_NOSUB);
+
+	if (rc != 0) {
+		char msg[256];
+		regerror(rc, &r->re, msg, sizeof(msg));
+		return fail_at(pos, err, "%s is not an extended regular expression (%s)",
+		               def->name, msg);
+	}
+	r->source = strdup(value);
+	if (r->source == NULL) {
+		regfree(&r->re);
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	}
+	return 0;
+}
+
+static int split_list(const char *value, char ***out)
+{
+	cleanup_free char *copy = strdup(value);
+	cleanup_strv char **list = calloc(1, sizeof(char *));
+	size_t n = 0;
+	char *save = NULL;
+
+	if (copy == NULL || list == NULL)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		for (char *end = tok + strlen(tok); end > tok && isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		if (*tok != '\0' && strv_push(&list, &n, tok) < 0)
+			return -1;
+	}
+	*out = steal_pointer(&list);
+	return 0;
+}
+
+static const char *const hook_kinds[] = {"prestart",       "createRuntime", "createContainer",
+                                         "startContainer", "poststart",     "poststop"};
+
+static int handle_hooks(struct oci_conf *conf, const void *key, const char *value,
+                        const struct parse_pos *pos, oci_error_t *err)
+{
+	cleanup_strv char **list = NULL;
+
+	(void)key;
+	if (split_list(value, &list) < 0)
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	for (size_t i = 0; list[i] != NULL; i++) {
+		bool known = false;
+		for (size_t k = 0; k < sizeof(hook_kinds) / sizeof(hook_kinds[0]); k++) {
+			if (strcasecmp(list[i], hook_kinds[k]) == 0) {
+				/* store the runtime-spec spelling */
+				free(list[i]);
+				list[i] = strdup(hook_kinds[k]);
+				known = list[i] != NULL;
+			}
+		}
+		if (!known)
+			return fail_at(pos, err,
+			               "DisableHooks: unknown hook kind '%s' (known: prestart, "
+			               "createRuntime, createContainer, startContainer, poststart, "
+			               "poststop)",
+			               list[i] ? list[i] : "?");
+	}
+	conf->disable_hooks = steal_pointer(&list);
+	return 0;
+}
+
+static int handle_list(struct oci_conf *conf, const void *key, const char *value,
+                       const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+
+	if (split_list(value, FIELD(conf, def, char **)) < 0)
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	return 0;
+}
+
+static int handle_log_level(struct oci_conf *conf, const void *key, const char *value,
+                            const struct parse_pos *pos, oci_error_t *err)
+{
+	static const char *const names[] = {"quiet",   "fatal",  "error",  "info",
+	                                    "verbose", "debug",  "debug2", "debug3",
+	                                    "debug4",  "debug5"};
+	const struct key_def *def = key;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(value, names[i]) == 0) {
+			*FIELD(conf, def, enum conf_log_level) = (enum conf_log_level)i;
+			return 0;
+		}
+	}
+	return fail_at(pos, err,
+	               "%s takes a Slurm log level (quiet, fatal, error, info, verbose, debug, "
+	               "debug2 .. debug5)",
+	               def->name);
+}
+
+static int handle_srun_path(struct oci_conf *conf, const void *key, const char *value,
+                            const struct parse_pos *pos, oci_error_t *err)
+{
+	(void)key;
+	if (*value != '/')
+		return fail_at(pos, err, "SrunPath must be an absolute path");
+	conf->srun_path = strdup(value);
+	return conf->srun_path ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+}
+
+static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *value,
+                           const struct parse_pos *pos, oci_error_t *err)
+{
+	size_t n = strv_len(conf->srun_args);
+
+	(void)key;
+	if (strv_push(&conf->srun_args, &n, value) < 0)
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	return 0;
+}
+
+#define OFF(field) offsetof(struct oci_conf, field)
+#define CMD (PATTERN_ALLOW_SPOOL | PATTERN_ALLOW_BUNDLE)
+
+static const struct key_def keys[] = {
+        {"ContainerPath", handle_pattern, OFF(container_path), 0, false},
+        {"CreateEnvFile", handle_env_file, 0, 0, false},
+        {"DebugFlags", handle_list, OFF(debug_flags), 0, false},
+        {"DisableCleanup", handle_bool, OFF(disable_cleanup), 0, false},
+        {"DisableHooks", handle_hooks, 0, 0, false},
+        {"EnvExclude", handle_regex, OFF(env_exclude), 0, false},
+        {"FileDebug", handle_log_level, OFF(file_debug), 0, false},
+        {"IgnoreFileConfigJson", handle_bool, OFF(ignore_file_config_json), 0, false},
+        {"MountSpoolDir", handle_pattern, OFF(mount_spool_dir), PATTERN_ALLOW_SPOOL, false},
+        {"RunTimeCreate", handle_command, OFF(runtime_create), CMD | PATTERN_ALLOW_ARGV, false},
+        {"RunTimeDelete", handle_command, OFF(runtime_delete), CMD | PATTERN_ALLOW_PID, false},
+        {"RunTimeEnvExclude", handle_regex, OFF(runtime_env_exclude), 0, false},
+        {"RunTimeKill", handle_command, OFF(runtime_kill), CMD | PATTERN_ALLOW_PID, false},
+        {"RunTimeQuery", handle_command, OFF(runtime_query), CMD, false},
+        {"RunTimeRun", handle_command, OFF(runtime_run), CMD | PATTERN_ALLOW_ARGV, false},
+        {"RunTimeStart", handle_command, OFF(runtime_start), CMD, false},
+        {"SrunArgs", handle_srun_arg, 0, 0, true},
+        {"SrunPath", handle_srun_path, 0, 0, false},
+        {"StdIODebug", handle_log_level, OFF(stdio_debug), 0, false},
+        {"SyslogDebug", handle_log_level, OFF(syslog_debug), 0, false},
+        /* spank-oci's own keys */
+        {"RemapRoot", handle_remap_root, 0, 0, false},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Reads one value starting at *p (quoted or bare); advances *p. */
+static int read_value(char **p, char **value, const struct parse_pos *pos, oci_error_t *err)
+{
+	char *s = *p, *out;
+
+	if (*s != '"') {
+		char *end = s;
+		while (*end != '\0' && !isspace((unsigned char)*end))
+			end++;
+		*value = strndup(s, end - s);
+		*p = end;
+		return *value ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+	}
+	out = *value = malloc(strlen(s) + 1);
+	if (out == NULL)
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	for (s++; *s != '"'; s++) {
+		if (*s == '\0') {
+			free(*value);
+			*value = NULL;
+			return fail_at(pos, err, "unterminated double quote");
+		}
+		if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+			s++;
+		*out++ = *s;
+	}
+	*out = '\0';
+	*p = s + 1;
+	if (**p != '\0' && !isspace((unsigned char)**p)) {
+		free(*value);
+		*value = NULL;
+		return fail_at(pos, err, "text after the closing double quote");
+	}
+	return 0;
+}
+
+/* Cuts a '#' comment that is not inside double quotes. */
+static void strip_comment(char *line)
+{
+	bool quoted = false;
+
+	for (char *p = line; *p != '\0'; p++) {
+		if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '#' && !quoted) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static int parse_line(struct oci_conf *conf, char *line, const struct parse_pos *pos,
+                      bool seen[NKEYS], unsigned lines[NKEYS], oci_error_t *err)
+{
+	char *p = line;
+
+	strip_comment(line);
+	while (true) {
+		const struct key_def *def = NULL;
+		cleanup_free char *value = NULL;
+		char *key = NULL;
+		size_t i;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return 0;
+		key = p;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		if (p == key || *p != '=')
+			return fail_at(pos, err, "expected Key=Value");
+		*p++ = '\0';
+		for (i = 0; i < NKEYS; i++) {
+			if (strcasecmp(key, keys[i].name) == 0) {
+				def = &keys[i];
+				break;
+			}
+		}
+		if (def == NULL)
+			return fail_at(pos, err, "unknown key '%s'", key);
+		if (seen[i] && !def->repeatable)
+			return fail_at(pos, err, "%s is set again (first set on line %u)", def->name,
+			               lines[i]);
+		if (read_value(&p, &value, pos, err) < 0)
+			return -1;
+		if (def->handle(conf, def, value, pos, err) < 0)
+			return -1;
+		seen[i] = true;
+		lines[i] = pos->line;
+	}
+}
+
+static int validate(struct oci_conf *conf, oci_error_t *err)
+{
+	const char *f = conf->path;
+
+	if (conf->runtime_run != NULL && (conf->runtime_create || conf->runtime_start))
+		return oci_error_make(err, 0,
+		                      "%s: RunTimeRun and RunTimeCreate/RunTimeStart exclude each "
+		                      "other: set either RunTimeRun or RunTimeCreate+RunTimeStart",
+		                      f);
+	if (conf->runtime_run == NULL) {
+		if (conf->runtime_create == NULL && conf->runtime_start == NULL)
+			return oci_error_make(err, 0,
+			                      "%s: no runtime: set RunTimeRun, or RunTimeCreate and "
+			                      "RunTimeStart",
+			                      f);
+		if (conf->runtime_create == NULL || conf->runtime_start == NULL)
+			return oci_error_make(err, 0,
+			                      "%s: RunTimeCreate and RunTimeStart go together", f);
+		if (conf->runtime_query == NULL)
+			return oci_error_make(err, 0,
+			                      "%s: RunTimeQuery is required with RunTimeCreate and "
+			                      "RunTimeStart",
+			                      f);
+	}
+	if (conf->runtime_kill == NULL)
+		return oci_error_make(err, 0, "%s: RunTimeKill is required", f);
+	if (conf->runtime_delete == NULL)
+		return oci_error_make(err, 0, "%s: RunTimeDelete is required", f);
+	return 0;
+}
+
+int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
+{
+	cleanup_fclose FILE *f = NULL;
+	cleanup_free char *line = NULL;
+	struct oci_conf *conf = NULL;
+	bool seen[NKEYS] = {false};
+	unsigned lines[NKEYS] = {0};
+	size_t cap = 0;
+	struct parse_pos pos = {.file = path};
+
+	conf = calloc(1, sizeof(*conf));
+	if (conf == NULL)
+		return oci_error_make(err, ENOMEM, "%s", path);
+	conf->stdio_debug = conf->syslog_debug = conf->file_debug = LOG_LEVEL_UNSET;
+	conf->path = strdup(path);
+	if (conf->path == NULL) {
+		oci_error_make(err, ENOMEM, "%s", path);
+		goto fail;
+	}
+	f = fopen(path, "re");
+	if (f == NULL) {
+		oci_error_make(err, errno, "cannot read config %s", path);
+		goto fail;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		cleanup_free char *text = NULL;
+
+		pos.line++;
+		line[strcspn(line, "\n")] = '\0';
+		text = strdup(line);
+		pos.text = text ? text : "";
+		if (parse_line(conf, line, &pos, seen, lines, err) < 0)
+			goto fail;
+	}
+	if (ferror(f)) {
+		oci_error_make(err, EIO, "cannot read config %s", path);
+		goto fail;
+	}
+	if (conf->container_path == NULL) {
+		conf->container_path = strdup(SPANK_OCI_DEFAULT_CONTAINER_PATH);
+		if (conf->container_path == NULL) {
+			oci_error_make(err, ENOMEM, "%s", path);
+			goto fail;
+		}
+	}
+	if (validate(conf, err) < 0)
+		goto fail;
+	*out = conf;
+	return 0;
+fail:
+	oci_conf_free(conf);
+	return -1;
+}
+
+static void conf_regex_free(struct conf_regex *r)
+{
+	if (r->source != NULL) {
+		regfree(&r->re);
+		free(r->source);
+	}
+}
+
+void oci_conf_free(struct oci_conf *conf)
+{
+	if (conf == NULL)
+		return;
+	free(conf->path);
+	free(conf->container_path);
+	strv_free(conf->debug_flags);
+	strv_free(conf->disable_hooks);
+	conf_regex_free(&conf->env_exclude);
+	free(conf->mount_spool_dir);
+	strv_free(conf->runtime_create);
+	strv_free(conf->runtime_delete);
+	strv_free(conf->runtime_kill);
+	strv_free(conf->runtime_query);
+	strv_free(conf->runtime_run);
+	strv_free(conf->runtime_start);
+	conf_regex_free(&conf->runtime_env_exclude);
+	free(conf->srun_path);
+	strv_free(conf->srun_args);
+	free(conf);
+}
+
+bool conf_regex_matches(const struct conf_regex *r, const char *entry)
+{
+	return r->source != NULL && regexec(&r->re, entry, 0, NULL, 0) == 0;
+}
+
+const char *oci_conf_runtime_name(const struct oci_conf *conf)
+{
+	char **cmd = conf->runtime_run ? conf->runtime_run : conf->runtime_create;
+	const char *slash;
+
+	if (cmd == NULL || cmd[0] == NULL)
+		return "runtime";
+	slash = strrchr(cmd[0], '/');
+	return slash ? slash + 1 : cmd[0];
+}

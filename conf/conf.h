@@ -1,0 +1,72 @@
+/*
+ * The spank-oci configuration file: Slurm's oci.conf syntax and keys, with Slurm's
+ * meanings, plus spank-oci's own keys (see oci.conf.example).
+ */
+#ifndef SPANK_OCI_CONF_H
+#define SPANK_OCI_CONF_H
+
+#include <regex.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+#define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
+#define SPANK_OCI_DEFAULT_CONTAINER_PATH "/tmp/spank-oci-%U/%j.%s"
+
+enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };
+enum remap_root { REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO };
+
+/* Slurm's log levels, for StdIODebug, SyslogDebug and FileDebug. */
+enum conf_log_level {
+	LOG_LEVEL_UNSET = -1,
+	LOG_LEVEL_QUIET = 0,
+	LOG_LEVEL_FATAL,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_VERBOSE,
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_DEBUG2,
+	LOG_LEVEL_DEBUG3,
+	LOG_LEVEL_DEBUG4,
+	LOG_LEVEL_DEBUG5
+};
+
+struct conf_regex {
+	char *source; /* NULL when unset */
+	regex_t re;
+};
+
+struct oci_conf {
+	char *path;
+
+	/* Slurm's keys */
+	char *container_path; /* pattern for the per-step directory (%m) */
+	enum env_file_mode create_env_file;
+	char **debug_flags;
+	bool disable_cleanup;
+	char **disable_hooks; /* hook kinds removed from config.json */
+	struct conf_regex env_exclude;
+	bool ignore_file_config_json;
+	char *mount_spool_dir; /* pattern; NULL: %m at its own path */
+	char **runtime_create, **runtime_delete, **runtime_kill, **runtime_query, **runtime_run,
+	        **runtime_start; /* split words, NULL when unset */
+	struct conf_regex runtime_env_exclude;
+	char *srun_path;
+	char **srun_args;
+	enum conf_log_level stdio_debug, syslog_debug, file_debug;
+
+	/* spank-oci's own keys */
+	enum remap_root remap_root;
+};
+
+/* Parses and validates path. Errors name file:line and the offending text. */
+int oci_conf_load(const char *path, struct oci_conf **conf, oci_error_t *err);
+void oci_conf_free(struct oci_conf *conf);
+
+/* True when name=value (an environment entry) matches the regex. */
+bool conf_regex_matches(const struct conf_regex *r, const char *entry);
+
+/* The runtime's program name (first word of RunTimeRun or RunTimeCreate). */
+const char *oci_conf_runtime_name(const struct oci_conf *conf);
+
+#endif

@@ -1,0 +1,17 @@
+/* NULL-terminated string vectors, the shape of argv and envp. */
+#ifndef SPANK_OCI_STRV_H
+#define SPANK_OCI_STRV_H
+
+#include <stddef.h>
+
+size_t strv_len(char *const *v);
+/* Appends a copy of s; returns 0, or -1 with errno ENOMEM. */
+int strv_push(char ***v, size_t *len, const char *s);
+/* Appends s itself (takes ownership, frees it on failure). */
+int strv_push_owned(char ***v, size_t *len, char *s);
+char **strv_dup(char *const *v);
+void strv_free(char **v);
+/* Finds "NAME=" in an environment vector; returns the value or NULL. */
+const char *strv_env_get(char *const *env, const char *name);
+
+#endif

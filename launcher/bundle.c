@@ -1,0 +1,125 @@
+#include "bundle.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../conf/cleanup.h"
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A root filesystem has at least one of the usual top-level directories. */
+static bool looks_like_rootfs(const char *path)
+{
+	static const char *const dirs[] = {"bin", "usr", "etc", "lib", "sbin"};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		cleanup_free char *p = NULL;
+		if (asprintf(&p, "%s/%s", path, dirs[i]) >= 0 && is_dir(p))
+			return true;
+	}
+	return false;
+}
+
+static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
+{
+	json_error_t jerr;
+	const char *root = "rootfs";
+	json_t *rp;
+
+	b->config = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (b->config == NULL)
+		return oci_error_make(err, 0, "%s:%d: invalid JSON: %s", file, jerr.line, jerr.text);
+	if (!json_is_object(b->config))
+		return oci_error_make(err, 0, "%s: not a JSON object", file);
+	rp = json_object_get(json_object_get(b->config, "root"), "path");
+	if (json_is_string(rp))
+		root = json_string_value(rp);
+	if (root[0] == '/')
+		b->rootfs = strdup(root);
+	else if (asprintf(&b->rootfs, "%s/%s", b->path, root) < 0)
+		b->rootfs = NULL;
+	if (b->rootfs == NULL)
+		return oci_error_make(err, ENOMEM, "bundle %s", b->path);
+	if (!is_dir(b->rootfs))
+		return oci_error_make(err, 0,
+		                      "bundle %s has no rootfs: config.json names root.path '%s', "
+		                      "which is not a directory",
+		                      b->path, root);
+	return 0;
+}
+
+int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out,
+                    oci_error_t *err)
+{
+	struct oci_bundle *b = calloc(1, sizeof(*b));
+	cleanup_free char *config = NULL, *rootfs = NULL;
+	struct stat st;
+
+	if (b == NULL)
+		return oci_error_make(err, ENOMEM, "bundle %s", path);
+	if (stat(path, &st) < 0) {
+		oci_error_make(err, errno, "bundle %s", path);
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		oci_error_make(err, 0, "%s is not a bundle or root filesystem directory", path);
+		goto fail;
+	}
+	if (access(path, R_OK | X_OK) < 0) {
+		oci_error_make(err, errno, "bundle %s", path);
+		goto fail;
+	}
+	b->path = realpath(path, NULL);
+	if (b->path == NULL) {
+		oci_error_make(err, errno, "bundle %s", path);
+		goto fail;
+	}
+	if (asprintf(&config, "%s/config.json", b->path) < 0 ||
+	    asprintf(&rootfs, "%s/rootfs", b->path) < 0) {
+		oci_error_make(err, ENOMEM, "bundle %s", path);
+		goto fail;
+	}
+	if (!ignore_config && access(config, F_OK) == 0) {
+		if (load_config(b, config, err) < 0)
+			goto fail;
+	} else if (is_dir(rootfs)) {
+		b->rootfs = steal_pointer(&rootfs);
+	} else if (looks_like_rootfs(b->path)) {
+		b->rootfs = strdup(b->path);
+		if (b->rootfs == NULL) {
+			oci_error_make(err, ENOMEM, "bundle %s", path);
+			goto fail;
+		}
+	} else {
+		oci_error_make(err, 0,
+		               "%s is neither a bundle (config.json and rootfs) nor a root "
+		               "filesystem (no bin, usr, etc or lib directory)",
+		               path);
+		goto fail;
+	}
+	*out = b;
+	return 0;
+fail:
+	oci_bundle_free(b);
+	return -1;
+}
+
+void oci_bundle_free(struct oci_bundle *b)
+{
+	if (b == NULL)
+		return;
+	free(b->path);
+	free(b->rootfs);
+	json_decref(b->config);
+	free(b);
+}

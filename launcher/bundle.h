@@ -1,0 +1,21 @@
+/* What --container names: an OCI bundle (config.json + rootfs) or a bare root filesystem. */
+#ifndef SPANK_OCI_BUNDLE_H
+#define SPANK_OCI_BUNDLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../conf/error.h"
+
+struct oci_bundle {
+	char *path;      /* absolute, as given (symlinks resolved) */
+	char *rootfs;    /* absolute path of the root filesystem */
+	json_t *config;  /* the bundle's own config.json, or NULL */
+};
+
+/* Inspects path (as the calling user). ignore_config: IgnoreFileConfigJson. */
+int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out,
+                    oci_error_t *err);
+void oci_bundle_free(struct oci_bundle *b);
+
+#endif

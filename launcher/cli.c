@@ -1,0 +1,273 @@
+/* spank-oci: the command line for admins and tests (check, spec, run). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../conf/cleanup.h"
+#include "../conf/conf.h"
+#include "launch.h"
+#include "runtime.h"
+
+extern char **environ;
+
+#define PREFIX "spank-oci: "
+
+static const char usage_main[] =
+        "usage: spank-oci COMMAND [OPTIONS]\n"
+        "\n"
+        "Commands:\n"
+        "  check  [--config FILE]                      validate the configuration\n"
+        "  spec   --bundle B [--config FILE] [--tty] [--] CMD...\n"
+        "                                              print the config.json a task gets\n"
+        "  run    --bundle B [--config FILE] [--tty] [--] CMD...\n"
+        "                                              run CMD in the container as a task would\n"
+        "\n"
+        "The configuration is FILE, else $SPANK_OCI_CONFIG, else " SPANK_OCI_DEFAULT_CONFIG ".\n"
+        "'spank-oci COMMAND --help' tells more.\n";
+
+static const char usage_check[] =
+        "usage: spank-oci check [--config FILE]\n"
+        "\n"
+        "Parses and validates the configuration, checks that the runtime programs exist,\n"
+        "and warns when an oci.conf next to slurm.conf would make Slurm take --container\n"
+        "over itself. Exits 0 when the configuration is usable.\n";
+
+static const char usage_spec[] =
+        "usage: spank-oci spec --bundle B [--config FILE] [--tty] [--] CMD...\n"
+        "\n"
+        "Prints the config.json that a task of the calling user running CMD in B would get\n"
+        "(B: an OCI bundle directory or a root filesystem directory).\n";
+
+static const char usage_run[] =
+        "usage: spank-oci run --bundle B [--config FILE] [--tty] [--] CMD...\n"
+        "\n"
+        "Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
+        "Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
+        "is the pid of spank-oci, %%s and %%t are 0.\n";
+
+struct cli {
+	const char *config;
+	const char *bundle;
+	int tty;
+	char **argv;
+};
+
+static int fail(const char *what, oci_error_t err)
+{
+	fprintf(stderr, PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "", oci_error_text(err));
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct cli *cli, const char *usage, bool want_cmd)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+	                                     {"bundle", required_argument, NULL, 'b'},
+	                                     {"tty", no_argument, NULL, 't'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	int c;
+
+	cli->config = getenv("SPANK_OCI_CONFIG");
+	if (cli->config == NULL || *cli->config == '\0')
+		cli->config = SPANK_OCI_DEFAULT_CONFIG;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:b:th", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli->config = optarg;
+			break;
+		case 'b':
+			if (!want_cmd)
+				goto bad;
+			cli->bundle = optarg;
+			break;
+		case 't':
+			cli->tty = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	cli->argv = argv + optind;
+	if (want_cmd && (cli->bundle == NULL || cli->argv[0] == NULL)) {
+		fprintf(stderr, PREFIX "%s\n",
+		        cli->bundle == NULL ? "--bundle is required" : "no command given");
+		goto bad;
+	}
+	if (!want_cmd && cli->argv[0] != NULL) {
+		fprintf(stderr, PREFIX "unexpected argument '%s'\n", cli->argv[0]);
+		goto bad;
+	}
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return -1;
+}
+
+static void warn_native_oci_conf(void)
+{
+	const char *slurm_conf = getenv("SLURM_CONF");
+	cleanup_free char *copy = strdup(slurm_conf ? slurm_conf : "/etc/slurm/slurm.conf");
+	cleanup_free char *oci = NULL;
+
+	if (copy == NULL || asprintf(&oci, "%s/oci.conf", dirname(copy)) < 0)
+		return;
+	if (access(oci, F_OK) == 0)
+		fprintf(stderr,
+		        PREFIX "warning: %s exists: Slurm then handles --container itself and "
+		               "spank-oci never sees it; remove it and keep this configuration "
+		               "elsewhere\n",
+		        oci);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct oci_conf *conf = NULL;
+	cleanup_error oci_error_t err = NULL;
+	int rc = 0;
+
+	if (parse_args(argc, argv, &cli, usage_check, false) < 0)
+		return 2;
+	if (oci_conf_load(cli.config, &conf, &err) < 0)
+		return fail(NULL, err);
+	char **const commands[] = {conf->runtime_run,   conf->runtime_create, conf->runtime_start,
+	                           conf->runtime_query, conf->runtime_kill,   conf->runtime_delete};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		cleanup_free char *path = NULL;
+		cleanup_error oci_error_t rerr = NULL;
+
+		if (commands[i] != NULL && runtime_resolve(commands[i][0], environ, &path, &rerr) < 0)
+			rc = fail(cli.config, rerr);
+	}
+	warn_native_oci_conf();
+	if (rc == 0)
+		printf("%s: ok (runtime %s, %s)\n", cli.config, oci_conf_runtime_name(conf),
+		       conf->runtime_run ? "RunTimeRun" : "RunTimeCreate/RunTimeStart");
+	oci_conf_free(conf);
+	return rc;
+}
+
+/* The calling user's task, as Slurm would describe it (job id: our pid). */
+static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdlen,
+                     char *node, size_t nodelen, oci_error_t *err)
+{
+	struct passwd *pw = getpwuid(getuid());
+	int n;
+
+	if (pw == NULL)
+		return oci_error_make(err, errno ? errno : ENOENT, "no passwd entry for uid %u",
+		                      (unsigned)getuid());
+	*t = (struct oci_task){
+	        .uid = getuid(),
+	        .gid = getgid(),
+	        .user = pw->pw_name,
+	        .home = pw->pw_dir,
+	        .job_id = (uint32_t)getpid(),
+	        .argv = cli->argv,
+	        .env = environ,
+	        .tty = cli->tty,
+	};
+	n = getgroups(0, NULL);
+	if (n > 0) {
+		t->gids = calloc((size_t)n, sizeof(gid_t));
+		if (t->gids == NULL)
+			return oci_error_make(err, ENOMEM, "groups");
+		t->ngids = (size_t)getgroups(n, t->gids);
+	}
+	if (getcwd(cwd, cwdlen) != NULL)
+		t->cwd = cwd;
+	if (gethostname(node, nodelen) == 0) {
+		node[nodelen - 1] = '\0';
+		node[strcspn(node, ".")] = '\0';
+		t->node = node;
+	}
+	return 0;
+}
+
+static int cmd_spec_or_run(int argc, char **argv, bool run)
+{
+	struct cli cli = {0};
+	struct oci_conf *conf = NULL;
+	struct oci_launch *l = NULL;
+	cleanup_error oci_error_t err = NULL;
+	struct oci_task task;
+	char cwd[PATH_MAX], node[256];
+	json_t *spec = NULL;
+	int wstatus, rc = 1;
+
+	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
+		return 2;
+	if (run && geteuid() == 0) {
+		fprintf(stderr, PREFIX "run: refusing to run a container as root: containers are "
+		                       "rootless, run it as the job's user\n");
+		return 1;
+	}
+	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||
+	    oci_conf_load(cli.config, &conf, &err) < 0 ||
+	    oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	if (!run) {
+		cleanup_free char *text = NULL;
+		if (oci_launch_spec(l, &spec, &err) < 0) {
+			fail(NULL, err);
+			goto out;
+		}
+		text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (text != NULL)
+			puts(text);
+		rc = text ? 0 : 1;
+		goto out;
+	}
+	if (oci_launch_prepare(l, &err) < 0) {
+		fail("cannot set up the container", err);
+		oci_launch_cleanup(l);
+		goto out;
+	}
+	if (oci_launch_run(l, &wstatus, &err) < 0)
+		fail(NULL, err);
+	oci_launch_cleanup(l);
+	oci_launch_free(l);
+	oci_conf_free(conf);
+	free(task.gids);
+	oci_exit_like(wstatus);
+out:
+	json_decref(spec);
+	oci_launch_free(l);
+	oci_conf_free(conf);
+	free(task.gids);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "spec") == 0)
+		return cmd_spec_or_run(argc - 1, argv + 1, false);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_spec_or_run(argc - 1, argv + 1, true);
+	fprintf(stderr, PREFIX "unknown command '%s'\n\n%s", argv[1], usage_main);
+	return 2;
+}

@@ -1,0 +1,532 @@
+#include "launch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../conf/cleanup.h"
+#include "../conf/strv.h"
+#include "fsutil.h"
+#include "reap.h"
+#include "runtime.h"
+#include "spec.h"
+
+#define TASK_DIR_PREFIX "task."
+
+int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *vars, char **spool,
+                     char **bundle_dir, oci_error_t *err)
+{
+	cleanup_free char *s = NULL;
+
+	if (pattern_expand_word(conf->container_path, vars, &s, err) < 0)
+		return oci_error_wrap(err, "ContainerPath");
+	if (bundle_dir != NULL &&
+	    asprintf(bundle_dir, "%s/" TASK_DIR_PREFIX "%u", s, vars->task_id) < 0)
+		return oci_error_make(err, ENOMEM, "paths");
+	*spool = steal_pointer(&s);
+	return 0;
+}
+
+static char **filter_env(char *const *env, const struct conf_regex *exclude)
+{
+	char **out = calloc(1, sizeof(char *));
+	size_t n = 0;
+
+	for (size_t i = 0; out != NULL && env != NULL && env[i] != NULL; i++) {
+		if (conf_regex_matches(exclude, env[i]))
+			continue;
+		if (strv_push(&out, &n, env[i]) < 0) {
+			strv_free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
+                   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
+{
+	struct oci_launch *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return oci_error_make(err, ENOMEM, "launch");
+	l->conf = conf;
+	l->task = task;
+	l->spool_fd = -1;
+	l->vars = (struct pattern_vars){
+	        .node = task->node,
+	        .user = task->user,
+	        .job_id = task->job_id,
+	        .step_id = task->step_id,
+	        .task_id = task->task_id,
+	        .uid = task->uid,
+	        .argv = task->argv,
+	};
+	if (oci_launch_paths(conf, &l->vars, &l->spool, &l->bundle_dir, err) < 0)
+		goto fail;
+	l->vars.spool = l->spool;
+	l->vars.bundle = l->bundle_dir;
+	if (conf->mount_spool_dir != NULL &&
+	    pattern_expand_word(conf->mount_spool_dir, &l->vars, &l->spool_dest, err) < 0) {
+		oci_error_wrap(err, "MountSpoolDir");
+		goto fail;
+	}
+	if (asprintf(&l->config_path, "%s/config.json", l->bundle_dir) < 0 ||
+	    asprintf(&l->log_path, "%s/runtime.log", l->bundle_dir) < 0 ||
+	    (conf->create_env_file != ENV_FILE_DISABLED &&
+	     asprintf(&l->env_file, "%s/environment", l->bundle_dir) < 0)) {
+		oci_error_make(err, ENOMEM, "paths");
+		goto fail;
+	}
+	l->vars.env_file = l->env_file;
+	l->runtime_env = filter_env(task->env, &conf->runtime_env_exclude);
+	if (l->runtime_env == NULL) {
+		oci_error_make(err, ENOMEM, "environment");
+		goto fail;
+	}
+	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, &l->bundle, err) < 0)
+		goto fail;
+	l->vars.rootfs = l->bundle->rootfs;
+	*out = l;
+	return 0;
+fail:
+	oci_launch_free(l);
+	return -1;
+}
+
+int oci_launch_spec(struct oci_launch *l, json_t **spec, oci_error_t *err)
+{
+	struct spec_input in = {
+	        .conf = l->conf,
+	        .bundle = l->bundle,
+	        .task = l->task,
+	        .spool = l->spool,
+	        .spool_dest = l->spool_dest,
+	        .remap_root = oci_spec_remap_root(l->conf),
+	};
+
+	return oci_spec_build(&in, spec, err);
+}
+
+static int write_env_file(struct oci_launch *l, json_t *spec, oci_error_t *err)
+{
+	json_t *env = json_object_get(json_object_get(spec, "process"), "env"), *v;
+	char sep = l->conf->create_env_file == ENV_FILE_NEWLINE ? '\n' : '\0';
+	cleanup_free char *data = NULL;
+	size_t len = 0, i;
+	FILE *mem = open_memstream(&data, &len);
+
+	if (mem == NULL)
+		return oci_error_make(err, errno, "environment file");
+	json_array_foreach(env, i, v)
+	{
+		const char *entry = json_string_value(v);
+		if (sep == '\n' && strchr(entry, '\n') != NULL)
+			continue; /* as Slurm does: such variables are dropped */
+		fputs(entry, mem);
+		fputc(sep, mem);
+	}
+	if (fclose(mem) != 0)
+		return oci_error_make(err, errno, "environment file");
+	return fs_write_file(l->env_file, data, len, err);
+}
+
+/*
+ * Creates %m (shared by the step's tasks) and holds a shared lock on it while the task
+ * lives, then creates the task's own directory in it. The last task to leave removes %m
+ * (see oci_launch_cleanup); a task that finds %m removed under it starts again.
+ */
+static int make_task_dir(struct oci_launch *l, oci_error_t *err)
+{
+	const char *name = strrchr(l->bundle_dir, '/') + 1;
+
+	for (int attempt = 0; attempt < 5; attempt++) {
+		struct stat st;
+
+		if (fs_mkdir_private(l->spool, err) < 0)
+			return -1;
+		l->spool_fd = open(l->spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (l->spool_fd < 0)
+			continue;
+		if (flock(l->spool_fd, LOCK_SH) < 0 || fstat(l->spool_fd, &st) < 0)
+			return oci_error_make(err, errno, "cannot lock %s", l->spool);
+		if (st.st_nlink > 0) {
+			/* a directory left by an earlier, killed task of the same ids is stale */
+			if (fs_remove_tree(l->bundle_dir, err) < 0)
+				return -1;
+			if (mkdirat(l->spool_fd, name, 0700) == 0)
+				return 0;
+			if (errno != ENOENT)
+				return oci_error_make(err, errno, "cannot create %s", l->bundle_dir);
+		}
+		close(l->spool_fd);
+		l->spool_fd = -1;
+	}
+	return oci_error_make(err, EAGAIN, "cannot create %s", l->bundle_dir);
+}
+
+int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
+{
+	json_t *spec = NULL;
+	cleanup_free char *text = NULL;
+	int rc = -1;
+
+	if (oci_launch_spec(l, &spec, err) < 0)
+		return -1;
+	text = json_dumps(spec, JSON_COMPACT);
+	if (text == NULL) {
+		oci_error_make(err, ENOMEM, "config.json");
+		goto out;
+	}
+	if (make_task_dir(l, err) < 0)
+		goto out;
+	if (fs_write_file(l->config_path, text, strlen(text), err) < 0)
+		goto out;
+	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
+		goto out;
+	if (l->spool_dest != NULL &&
+	    litter_note(l->bundle->rootfs, l->spool_dest, &l->litter[0], err) < 0)
+		goto out;
+	if (l->task->batch_script != NULL &&
+	    litter_note(l->bundle->rootfs, l->task->batch_script, &l->litter[1], err) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(spec);
+	return rc;
+}
+
+/* The last error the runtime logged (JSON lines, as runc --log-format json and crun write). */
+static char *runtime_log_error(const char *log_path)
+{
+	cleanup_fclose FILE *f = fopen(log_path, "re");
+	cleanup_free char *line = NULL;
+	char *last = NULL;
+	size_t cap = 0;
+
+	while (f != NULL && getline(&line, &cap, f) >= 0) {
+		json_t *entry = json_loads(line, 0, NULL);
+		const char *level = json_string_value(json_object_get(entry, "level"));
+		const char *msg = json_string_value(json_object_get(entry, "msg"));
+
+		if (level != NULL && msg != NULL &&
+		    (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0)) {
+			free(last);
+			last = strdup(msg);
+		}
+		json_decref(entry);
+	}
+	return last;
+}
+
+/* Signals that reach the supervisor while it waits; forwarded only where needed. */
+static volatile sig_atomic_t pending_signals[NSIG];
+
+static void note_signal(int sig)
+{
+	pending_signals[sig] = 1;
+}
+
+static const int supervised_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+                                         SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGWINCH};
+
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = note_signal};
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(supervised_signals) / sizeof(int); i++)
+		sigaction(supervised_signals[i], &sa, NULL);
+}
+
+static void forward_signals(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(supervised_signals) / sizeof(int); i++) {
+		int sig = supervised_signals[i];
+		if (pending_signals[sig]) {
+			pending_signals[sig] = 0;
+			if (pid > 0)
+				kill(pid, sig);
+		}
+	}
+}
+
+static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_cmd *cmd,
+                          int wstatus, oci_error_t *err)
+{
+	cleanup_free char *logged = runtime_log_error(l->log_path);
+	const char *name = oci_conf_runtime_name(l->conf);
+	const char *detail = logged ? logged : (cmd->output && *cmd->output ? cmd->output : NULL);
+
+	if (detail != NULL) {
+		cleanup_free char *trimmed = strdup(detail);
+		if (trimmed != NULL)
+			trimmed[strcspn(trimmed, "\n")] = '\0';
+		return oci_error_make(err, 0, "%s %s failed: %s", name, op,
+		                      trimmed ? trimmed : detail);
+	}
+	if (WIFSIGNALED(wstatus))
+		return oci_error_make(err, 0, "%s %s was killed by signal %d", name, op,
+		                      WTERMSIG(wstatus));
+	return oci_error_make(err, 0, "%s %s failed with exit status %d", name, op,
+	                      WEXITSTATUS(wstatus));
+}
+
+static int run_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
+                    struct runtime_cmd *cmd, oci_error_t *err)
+{
+	int wstatus;
+
+	if (runtime_cmd_init(cmd, words, &l->vars, l->runtime_env, io, err) < 0)
+		return -1;
+	if (runtime_run_sync(cmd, &wstatus, err) < 0)
+		return -1;
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+		return runtime_failed(l, op, cmd, wstatus, err);
+	return 0;
+}
+
+static int query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err)
+{
+	struct runtime_cmd cmd;
+	json_t *state;
+	int rc;
+
+	if (run_step(l, l->conf->runtime_query, "state", RUNTIME_IO_CAPTURE, &cmd, err) < 0) {
+		runtime_cmd_release(&cmd);
+		return -1;
+	}
+	state = json_loads(cmd.output ? cmd.output : "", 0, NULL);
+	*pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
+	rc = *pid > 0 ? 0
+	              : oci_error_make(err, 0, "%s state gave no pid: %s",
+	                               oci_conf_runtime_name(l->conf), cmd.output ? cmd.output : "");
+	json_decref(state);
+	runtime_cmd_release(&cmd);
+	return rc;
+}
+
+/* create + start, then wait for the container's init, which is reparented to us. */
+static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err)
+{
+	struct runtime_cmd cmd;
+	pid_t pid = 0, got;
+
+	l->state_may_remain = true;
+	if (run_step(l, l->conf->runtime_create, "create", RUNTIME_IO_INHERIT, &cmd, err) < 0)
+		goto fail;
+	runtime_cmd_release(&cmd);
+	if (query_pid(l, &pid, err) < 0)
+		return -1;
+	l->vars.pid = pid;
+	if (run_step(l, l->conf->runtime_start, "start", RUNTIME_IO_CAPTURE, &cmd, err) < 0)
+		goto fail;
+	runtime_cmd_release(&cmd);
+	while ((got = waitpid(-1, wstatus, 0)) != pid) {
+		if (got < 0 && errno == EINTR) {
+			forward_signals(pid);
+			continue;
+		}
+		if (got < 0)
+			return oci_error_make(err, errno, "waiting for the container (pid %d)", pid);
+	}
+	return 0;
+fail:
+	runtime_cmd_release(&cmd);
+	return -1;
+}
+
+static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
+{
+	struct runtime_cmd cmd;
+	pid_t pid;
+	int rc = 0;
+
+	if (runtime_cmd_init(&cmd, l->conf->runtime_run, &l->vars, l->runtime_env,
+	                     RUNTIME_IO_INHERIT, err) < 0)
+		return -1;
+	if (runtime_spawn(&cmd, &pid, err) < 0) {
+		runtime_cmd_release(&cmd);
+		return -1;
+	}
+	l->state_may_remain = true;
+	/* signals reach the runtime directly (same process group); it forwards them */
+	while (waitpid(pid, wstatus, 0) < 0) {
+		if (errno != EINTR) {
+			rc = oci_error_make(err, errno, "waiting for %s", cmd.argv[0]);
+			break;
+		}
+		forward_signals(0);
+	}
+	if (rc == 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) != 0) {
+		cleanup_free char *logged = runtime_log_error(l->log_path);
+		if (logged != NULL)
+			rc = oci_error_make(err, 0, "%s: %s", oci_conf_runtime_name(l->conf), logged);
+	}
+	/* runc run and crun run delete their own state when they end normally */
+	if (rc == 0 && WIFEXITED(*wstatus))
+		l->state_may_remain = false;
+	runtime_cmd_release(&cmd);
+	return rc;
+}
+
+void oci_close_exec_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), flags;
+		struct stat st;
+
+		if (fd <= 2 || fd == dirfd(d))
+			continue;
+		flags = fcntl(fd, F_GETFD);
+		if (flags < 0 || !(flags & FD_CLOEXEC) || fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+			continue;
+		close(fd);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
+{
+	int rc;
+
+
+	*wstatus = 1 << 8; /* exit status 1 until the container says otherwise */
+	/* orphans of the container (double forks, a killed runtime) come back to us */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+	catch_signals();
+	if (l->conf->runtime_run != NULL)
+		rc = run_run(l, wstatus, err);
+	else
+		rc = run_create_start(l, wstatus, err);
+	reap_kill_children();
+	if (rc < 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0)
+		*wstatus = 1 << 8;
+	return rc;
+}
+
+static void run_quietly(struct oci_launch *l, char **words)
+{
+	struct runtime_cmd cmd;
+	cleanup_error oci_error_t err = NULL;
+	int wstatus;
+
+	if (words == NULL || runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env,
+	                                      RUNTIME_IO_CAPTURE, &err) < 0)
+		return;
+	runtime_run_sync(&cmd, &wstatus, &err);
+	runtime_cmd_release(&cmd);
+}
+
+void oci_launch_cleanup(struct oci_launch *l)
+{
+	cleanup_error oci_error_t err = NULL;
+
+	if (l->state_may_remain) {
+		run_quietly(l, l->conf->runtime_kill);
+		run_quietly(l, l->conf->runtime_delete);
+		l->state_may_remain = false;
+	}
+	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++) {
+		litter_remove(l->bundle->rootfs, &l->litter[i]);
+		litter_release(&l->litter[i]);
+	}
+	if (l->conf->disable_cleanup || l->spool_fd < 0)
+		return;
+	fs_remove_tree(l->bundle_dir, &err);
+	/* the last task of the step on this node removes %m (runtime root and all) */
+	if (flock(l->spool_fd, LOCK_EX | LOCK_NB) == 0)
+		fs_remove_tree(l->spool, &err);
+	close(l->spool_fd);
+	l->spool_fd = -1;
+}
+
+void oci_launch_free(struct oci_launch *l)
+{
+	if (l == NULL)
+		return;
+	free(l->spool);
+	free(l->spool_dest);
+	free(l->bundle_dir);
+	free(l->config_path);
+	free(l->env_file);
+	free(l->log_path);
+	strv_free(l->runtime_env);
+	if (l->spool_fd >= 0)
+		close(l->spool_fd);
+	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++)
+		litter_release(&l->litter[i]);
+	oci_bundle_free(l->bundle);
+	free(l);
+}
+
+void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *step_vars,
+                      char *const *env)
+{
+	cleanup_free char *spool = NULL;
+	cleanup_error oci_error_t err = NULL;
+	struct oci_task task = {0};
+	struct oci_launch l = {.conf = conf, .task = &task, .vars = *step_vars, .spool_fd = -1};
+	DIR *d;
+	struct dirent *e;
+
+	if (oci_launch_paths(conf, step_vars, &spool, NULL, &err) < 0)
+		return;
+	l.runtime_env = filter_env(env, &conf->runtime_env_exclude);
+	d = opendir(spool);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *end;
+		unsigned long id;
+
+		if (strncmp(e->d_name, TASK_DIR_PREFIX, strlen(TASK_DIR_PREFIX)) != 0)
+			continue;
+		id = strtoul(e->d_name + strlen(TASK_DIR_PREFIX), &end, 10);
+		if (*end != '\0')
+			continue;
+		l.vars.task_id = (uint32_t)id;
+		if (asprintf(&l.bundle_dir, "%s/%s", spool, e->d_name) < 0)
+			continue;
+		l.vars.bundle = l.bundle_dir;
+		l.vars.spool = spool;
+		run_quietly(&l, conf->runtime_kill);
+		run_quietly(&l, conf->runtime_delete);
+		free(l.bundle_dir);
+		l.bundle_dir = NULL;
+	}
+	if (d != NULL)
+		closedir(d);
+	strv_free(l.runtime_env);
+	if (!conf->disable_cleanup)
+		fs_remove_tree(spool, &err);
+}
+
+void oci_exit_like(int wstatus)
+{
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+		sigset_t set;
+
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core file of the supervisor */
+		raise(sig);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1);
+}

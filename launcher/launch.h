@@ -1,0 +1,74 @@
+/*
+ * One task as a container: the paths it uses, its config.json, the runtime run (or
+ * create/start) supervised to its end, and the cleanup after it. Everything here runs
+ * as the job's user.
+ */
+#ifndef SPANK_OCI_LAUNCH_H
+#define SPANK_OCI_LAUNCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../conf/conf.h"
+#include "../conf/error.h"
+#include "../conf/pattern.h"
+#include "bundle.h"
+#include "litter.h"
+#include "task.h"
+
+struct oci_launch {
+	const struct oci_conf *conf;
+	const struct oci_task *task;
+	struct pattern_vars vars;
+	char *spool;       /* %m: the per-step directory */
+	char *spool_dest;  /* MountSpoolDir expanded, or NULL */
+	char *bundle_dir;  /* %b: the generated per-task bundle, inside %m */
+	char *config_path; /* %b/config.json */
+	char *env_file;    /* %e, or NULL */
+	char *log_path;    /* %b/runtime.log: where the configured runtime should log */
+	char **runtime_env;
+	struct oci_bundle *bundle;
+	bool state_may_remain; /* the runtime may have left state behind */
+	int spool_fd;          /* %m, share-locked while the task lives; -1 before prepare */
+	struct litter litter[2]; /* mount points the runtime may create in the rootfs */
+};
+
+/* Per-step and per-task directories for these ids (no file system access). */
+int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *vars, char **spool,
+                     char **bundle_dir, oci_error_t *err);
+
+int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
+                   const char *bundle_path, struct oci_launch **out, oci_error_t *err);
+/* The task's config.json, without touching the file system. */
+int oci_launch_spec(struct oci_launch *l, json_t **spec, oci_error_t *err);
+/* Creates the private directories and writes config.json (and the env file). */
+int oci_launch_prepare(struct oci_launch *l, oci_error_t *err);
+/*
+ * Runs the container to its end. *wstatus is the container's wait status (a signal that
+ * killed it is reported as that signal). Returns -1 when the container could not run;
+ * *wstatus is then a failure status.
+ */
+int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err);
+/* Removes runtime state (RunTimeDelete) and generated files; safe to call twice. */
+void oci_launch_cleanup(struct oci_launch *l);
+void oci_launch_free(struct oci_launch *l);
+
+/*
+ * After the tasks of a step: removes whatever the step's tasks left in the per-step
+ * directory (RunTimeKill/RunTimeDelete for each task, then the files). Call as the user.
+ */
+void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *step_vars,
+                      char *const *env);
+
+/*
+ * For a process that becomes the task without an exec: closes what an exec would have
+ * closed (slurmstepd's close-on-exec pipes, among them the write end of the task's own
+ * stdin, which would keep the container from ever seeing end of file). Regular files
+ * (slurmd's log) stay open.
+ */
+void oci_close_exec_fds(void);
+
+/* Ends the calling process the way the container ended: same exit code or same signal. */
+__attribute__((noreturn)) void oci_exit_like(int wstatus);
+
+#endif

@@ -1,0 +1,65 @@
+#include "reap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The parent pid from /proc/<pid>/stat (the field after the parenthesised name). */
+static pid_t parent_of(const char *pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	char *p;
+	size_t n;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+static void kill_children(void)
+{
+	pid_t me = getpid();
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		if (parent_of(e->d_name) == me)
+			kill((pid_t)atoi(e->d_name), SIGKILL);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+void reap_kill_children(void)
+{
+	int status;
+
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid > 0 || (pid < 0 && errno == EINTR))
+			continue;
+		if (pid < 0)
+			return; /* ECHILD: nothing left */
+		/* children remain and live: kill them, then wait for one and look again */
+		kill_children();
+		waitpid(-1, &status, 0);
+	}
+}

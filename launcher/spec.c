@@ -1,0 +1,284 @@
+#include "spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../conf/cleanup.h"
+#include "../conf/strv.h"
+
+#define OCI_VERSION "1.0.2"
+
+bool oci_spec_remap_root(const struct oci_conf *conf)
+{
+	if (conf->remap_root != REMAP_ROOT_AUTO)
+		return conf->remap_root == REMAP_ROOT_YES;
+	/* runc 1.1.5 rootless needs uid 0 mapped: only root inside works without subids */
+	return strcmp(oci_conf_runtime_name(conf), "runc") == 0;
+}
+
+/* Does path exist inside rootfs, resolving symlinks as the container would? */
+static bool exists_in_root(const char *rootfs, const char *path)
+{
+	cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+	long fd;
+
+	if (root < 0)
+		return false;
+	fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd >= 0) {
+		close((int)fd);
+		return true;
+	}
+	return false;
+}
+
+static size_t env_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static bool env_has(char *const *env, const char *entry)
+{
+	size_t n = env_name_len(entry);
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (strncmp(env[i], entry, n) == 0 && env[i][n] == '=')
+			return true;
+	}
+	return false;
+}
+
+int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
+                 char ***out, oci_error_t *err)
+{
+	cleanup_strv char **env = calloc(1, sizeof(char *));
+	size_t n = 0, i;
+	json_t *v;
+
+	if (env == NULL)
+		return oci_error_make(err, ENOMEM, "environment");
+	for (i = 0; task_env != NULL && task_env[i] != NULL; i++) {
+		if (strchr(task_env[i], '=') == NULL || conf_regex_matches(&conf->env_exclude, task_env[i]))
+			continue;
+		if (strv_push(&env, &n, task_env[i]) < 0)
+			return oci_error_make(err, ENOMEM, "environment");
+	}
+	json_array_foreach(image_env, i, v)
+	{
+		const char *entry = json_string_value(v);
+		if (entry == NULL || strchr(entry, '=') == NULL || env_has(env, entry))
+			continue;
+		if (strv_push(&env, &n, entry) < 0)
+			return oci_error_make(err, ENOMEM, "environment");
+	}
+	*out = steal_pointer(&env);
+	return 0;
+}
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && v != NULL && v[i] != NULL; i++) {
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Options for a bind mount; read-only binds repeat the source's nosuid/nodev/noexec. */
+static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recursive)
+{
+	struct statvfs vfs;
+	json_t *opts = json_pack("[s]", recursive ? "rbind" : "bind");
+
+	if (opts == NULL)
+		return NULL;
+	if (ro) {
+		json_array_append_new(opts, json_string("ro"));
+		if (statvfs(src, &vfs) == 0) {
+			if (vfs.f_flag & ST_NOSUID)
+				json_array_append_new(opts, json_string("nosuid"));
+			if (vfs.f_flag & ST_NODEV)
+				json_array_append_new(opts, json_string("nodev"));
+			if (vfs.f_flag & ST_NOEXEC)
+				json_array_append_new(opts, json_string("noexec"));
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src,
+	                 "options", opts);
+}
+
+/* Our namespaces share the host's /proc, /sys and /dev: drop the bundle's own. */
+static bool host_owned_destination(const char *dst)
+{
+	static const char *const tops[] = {"/proc", "/sys", "/dev"};
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(tops[i]);
+		if (strncmp(dst, tops[i], n) == 0 && (dst[n] == '\0' || dst[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *err)
+{
+	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
+	size_t i;
+
+	mounts = json_pack("[o,o,o]", bind_mount("/proc", "/proc", false, true),
+	                   bind_mount("/sys", "/sys", true, true), bind_mount("/dev", "/dev", false, true));
+	if (mounts == NULL)
+		return oci_error_make(err, ENOMEM, "mounts");
+	json_array_foreach(old, i, m)
+	{
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		if (dst == NULL || host_owned_destination(dst))
+			continue;
+		json_array_append(mounts, m);
+	}
+	if (in->spool != NULL && in->spool_dest != NULL)
+		json_array_append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false));
+	if (in->task->batch_script != NULL)
+		json_array_append_new(mounts, bind_mount(in->task->batch_script,
+		                                         in->task->batch_script, true, false));
+	json_object_set_new(spec, "mounts", mounts);
+	return 0;
+}
+
+static json_t *id_mapping(unsigned inside, unsigned outside)
+{
+	return json_pack("[{s:I, s:I, s:I}]", "containerID", (json_int_t)inside, "hostID",
+	                 (json_int_t)outside, "size", (json_int_t)1);
+}
+
+static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *err)
+{
+	json_t *linux = json_object_get(spec, "linux");
+	const struct oci_task *t = in->task;
+
+	if (!json_is_object(linux)) {
+		linux = json_object();
+		json_object_set_new(spec, "linux", linux);
+	}
+	/* the container stays in the task's cgroup and under Slurm's limits */
+	json_object_del(linux, "cgroupsPath");
+	json_object_del(linux, "resources");
+	/* these need namespaces or privileges the task does not have */
+	json_object_del(linux, "sysctl");
+	json_object_del(linux, "devices");
+	json_object_del(linux, "maskedPaths");
+	json_object_del(linux, "readonlyPaths");
+	json_object_set_new(linux, "namespaces",
+	                    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
+	json_object_set_new(linux, "uidMappings", id_mapping(in->remap_root ? 0 : t->uid, t->uid));
+	json_object_set_new(linux, "gidMappings", id_mapping(in->remap_root ? 0 : t->gid, t->gid));
+	if (json_object_get(linux, "uidMappings") == NULL)
+		return oci_error_make(err, ENOMEM, "linux");
+	return 0;
+}
+
+static void remove_disabled_hooks(const struct oci_conf *conf, json_t *spec)
+{
+	json_t *hooks = json_object_get(spec, "hooks");
+
+	for (size_t i = 0; hooks != NULL && conf->disable_hooks && conf->disable_hooks[i]; i++)
+		json_object_del(hooks, conf->disable_hooks[i]);
+	if (hooks != NULL && json_object_size(hooks) == 0)
+		json_object_del(spec, "hooks");
+}
+
+static json_t *default_spec(void)
+{
+	return json_pack("{s:s, s:{s:[s,s,s], s:[s,s,s], s:[s,s,s]}}", "ociVersion", OCI_VERSION,
+	                 "capabilities", "bounding", "CAP_AUDIT_WRITE", "CAP_KILL",
+	                 "CAP_NET_BIND_SERVICE", "effective", "CAP_AUDIT_WRITE", "CAP_KILL",
+	                 "CAP_NET_BIND_SERVICE", "permitted", "CAP_AUDIT_WRITE", "CAP_KILL",
+	                 "CAP_NET_BIND_SERVICE");
+}
+
+static int build_process(const struct spec_input *in, json_t *spec, json_t *caps,
+                         oci_error_t *err)
+{
+	const struct oci_task *t = in->task;
+	json_t *process = json_object_get(spec, "process"), *user;
+	cleanup_strv char **env = NULL;
+	const char *cwd = "/";
+
+	if (!json_is_object(process)) {
+		process = json_object();
+		json_object_set_new(spec, "process", process);
+	}
+	if (oci_spec_env(in->conf, t->env, json_object_get(process, "env"), &env, err) < 0)
+		return -1;
+	if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
+		cwd = t->cwd;
+	user = in->remap_root ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
+	                      : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
+	                                  (json_int_t)t->gid);
+	json_object_set_new(process, "terminal", json_boolean(t->tty));
+	json_object_set_new(process, "user", user);
+	json_object_set_new(process, "args", strv_to_json(t->argv));
+	json_object_set_new(process, "env", strv_to_json(env));
+	json_object_set_new(process, "cwd", json_string(cwd));
+	json_object_set_new(process, "noNewPrivileges", json_true());
+	/* the task keeps the limits Slurm gave it */
+	json_object_del(process, "rlimits");
+	json_object_del(process, "consoleSize");
+	if (json_object_get(process, "capabilities") == NULL && caps != NULL)
+		json_object_set(process, "capabilities", caps);
+	if (json_object_get(process, "args") == NULL || json_object_get(process, "env") == NULL)
+		return oci_error_make(err, ENOMEM, "process");
+	return 0;
+}
+
+int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
+{
+	json_t *spec, *defaults = default_spec();
+	int rc;
+
+	if (defaults == NULL)
+		return oci_error_make(err, ENOMEM, "config.json");
+	spec = in->bundle->config ? json_deep_copy(in->bundle->config) : json_object();
+	if (spec == NULL) {
+		json_decref(defaults);
+		return oci_error_make(err, ENOMEM, "config.json");
+	}
+	if (!json_is_string(json_object_get(spec, "ociVersion")))
+		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
+	json_object_set_new(spec, "root",
+	                    json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
+	                              json_is_true(json_object_get(
+	                                      json_object_get(in->bundle->config, "root"),
+	                                      "readonly"))));
+	/* no UTS namespace: the container has the node's hostname */
+	json_object_del(spec, "hostname");
+	json_object_del(spec, "domainname");
+	rc = build_process(in, spec, json_object_get(defaults, "capabilities"), err);
+	if (rc == 0)
+		rc = build_mounts(in, spec, err);
+	if (rc == 0)
+		rc = build_linux(in, spec, err);
+	json_decref(defaults);
+	if (rc < 0) {
+		json_decref(spec);
+		return -1;
+	}
+	remove_disabled_hooks(in->conf, spec);
+	*out = spec;
+	return 0;
+}

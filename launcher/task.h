@@ -1,0 +1,25 @@
+/* What the launcher needs to know of one task: who, which step, what to run, where. */
+#ifndef SPANK_OCI_TASK_H
+#define SPANK_OCI_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct oci_task {
+	uid_t uid;
+	gid_t gid;
+	gid_t *gids; /* supplementary groups */
+	size_t ngids;
+	const char *user;
+	const char *home;
+	uint32_t job_id, step_id, task_id;
+	const char *node;
+	char *const *argv;
+	char *const *env;
+	const char *cwd;
+	bool tty;
+	const char *batch_script; /* host path bound read-only at the same path, or NULL */
+};
+
+#endif

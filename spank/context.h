@@ -1,0 +1,44 @@
+/* The plugin's state: one context struct per SPANK context (after pyxis). */
+#ifndef SPANK_OCI_CONTEXT_H
+#define SPANK_OCI_CONTEXT_H
+
+#include <slurm/spank.h>
+#include <stdbool.h>
+
+#include "../conf/conf.h"
+
+#define PLUGIN_PREFIX "spank-oci: "
+
+/* Slurm's special step ids (slurm.h), without pulling all of slurm.h in. */
+#ifndef SLURM_EXTERN_CONT
+#define SLURM_EXTERN_CONT 0xfffffffcU
+#endif
+#ifndef SLURM_BATCH_SCRIPT
+#define SLURM_BATCH_SCRIPT 0xfffffffbU
+#endif
+
+struct plugin_context {
+	spank_context_t ctx;
+	char *config_path;
+
+	/* srun, sbatch, salloc */
+	char *inherited_container; /* SLURM_CONTAINER as found before option parsing */
+	bool no_container;         /* --no-container */
+
+	/* slurmstepd */
+	struct oci_conf *conf;
+	char *conf_error; /* why the config could not be loaded, told to container tasks */
+};
+
+extern struct plugin_context context;
+
+/* Client side (srun/sbatch/salloc): options and which container a command gets. */
+int client_init(spank_t sp);
+int client_post_opt(spank_t sp);
+extern struct spank_option client_options[];
+
+/* slurmstepd side: the task becomes the container. */
+int remote_task_init(spank_t sp);
+int remote_exit(spank_t sp);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * slurmstepd: in slurm_spank_task_init (the task's own process, already the job's
+ * user) the task becomes the container; in slurm_spank_exit (root) whatever a killed
+ * task left behind is removed, as the user.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../conf/cleanup.h"
+#include "../launcher/launch.h"
+#include "context.h"
+
+/* Tells the user (on the task's stderr) and the node's log, then ends the task. */
+__attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const struct oci_task *t,
+                                                                      const char *fmt, ...)
+{
+	cleanup_free char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	fprintf(stderr, PLUGIN_PREFIX "%s\n", msg ? msg : "container setup failed");
+	fflush(stderr);
+	slurm_error(PLUGIN_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
+	            t->task_id, (unsigned)t->uid, msg ? msg : "container setup failed");
+	_exit(1);
+}
+
+static bool option_set(spank_t sp, struct spank_option *opt)
+{
+	char *arg = NULL;
+
+	return spank_option_getopt(sp, opt, &arg) == ESPANK_SUCCESS;
+}
+
+/* The bundle this step's tasks run in, or false when the step runs on the host. */
+static bool step_container(spank_t sp, char *buf, size_t len)
+{
+	uint32_t step_id = 0;
+
+	if (spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
+	    step_id == SLURM_EXTERN_CONT)
+		return false;
+	if (option_set(sp, &client_options[0]))
+		return false; /* --no-container */
+	return spank_getenv(sp, "SLURM_CONTAINER", buf, (int)len) == ESPANK_SUCCESS && buf[0];
+}
+
+static void node_name(spank_t sp, char *buf, size_t len)
+{
+	if (spank_getenv(sp, "SLURMD_NODENAME", buf, (int)len) == ESPANK_SUCCESS && buf[0])
+		return;
+	if (gethostname(buf, len) < 0)
+		snprintf(buf, len, "localhost");
+	buf[len - 1] = '\0';
+	buf[strcspn(buf, ".")] = '\0';
+}
+
+int remote_task_init(spank_t sp)
+{
+	char bundle[PATH_MAX], cwd[PATH_MAX], node[256];
+	struct oci_task task = {0};
+	struct oci_launch *l = NULL;
+	cleanup_error oci_error_t err = NULL;
+	struct passwd *pw;
+	char **argv = NULL, **env = NULL;
+	int argc = 0, wstatus, ngids = 0;
+	uint32_t gtid = 0;
+
+	if (!step_container(sp, bundle, sizeof(bundle)))
+		return 0;
+	oci_close_exec_fds();
+	spank_get_item(sp, S_JOB_UID, &task.uid);
+	spank_get_item(sp, S_JOB_GID, &task.gid);
+	spank_get_item(sp, S_JOB_ID, &task.job_id);
+	spank_get_item(sp, S_JOB_STEPID, &task.step_id);
+	spank_get_item(sp, S_TASK_GLOBAL_ID, &gtid);
+	task.task_id = gtid;
+	if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &task.gids, &ngids) == ESPANK_SUCCESS)
+		task.ngids = (size_t)ngids;
+	if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1)
+		task_fail(&task, "%s: the task has no command", bundle);
+	if (spank_get_item(sp, S_JOB_ENV, &env) != ESPANK_SUCCESS)
+		task_fail(&task, "%s: the task has no environment", bundle);
+	if (context.conf == NULL)
+		task_fail(&task, "%s", context.conf_error ? context.conf_error : "no configuration");
+	pw = getpwuid(task.uid);
+	if (pw == NULL)
+		task_fail(&task, "no passwd entry for uid %u", (unsigned)task.uid);
+	node_name(sp, node, sizeof(node));
+	task.user = pw->pw_name;
+	task.home = pw->pw_dir;
+	task.node = node;
+	task.argv = argv;
+	task.env = env;
+	task.cwd = getcwd(cwd, sizeof(cwd));
+	task.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (task.step_id == SLURM_BATCH_SCRIPT)
+		task.batch_script = argv[0];
+
+	if (oci_launch_new(context.conf, &task, bundle, &l, &err) < 0)
+		task_fail(&task, "%s", oci_error_text(err));
+	if (oci_launch_prepare(l, &err) < 0) {
+		oci_launch_cleanup(l);
+		task_fail(&task, "cannot set up the container: %s", oci_error_text(err));
+	}
+	if (oci_launch_run(l, &wstatus, &err) < 0) {
+		oci_launch_cleanup(l);
+		task_fail(&task, "%s", oci_error_text(err));
+	}
+	oci_launch_cleanup(l);
+	oci_launch_free(l);
+	oci_exit_like(wstatus);
+}
+
+/* Becomes the job's user for good (in a child of slurmstepd). */
+static int become_user(uid_t uid, gid_t gid, const gid_t *gids, size_t ngids)
+{
+	if (setgroups(ngids, gids) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0)
+		return -1;
+	/* no way back */
+	return setuid(0) == 0 ? -1 : 0;
+}
+
+int remote_exit(spank_t sp)
+{
+	char bundle[PATH_MAX], node[256];
+	struct pattern_vars vars = {0};
+	struct passwd pwbuf, *pw = NULL;
+	char pwtext[4096], home[PATH_MAX + 8], user[300];
+	gid_t gid = 0, *gids = NULL;
+	int ngids = 0, status;
+	pid_t pid;
+
+	if (context.conf == NULL || !step_container(sp, bundle, sizeof(bundle)))
+		return 0;
+	spank_get_item(sp, S_JOB_UID, &vars.uid);
+	spank_get_item(sp, S_JOB_GID, &gid);
+	spank_get_item(sp, S_JOB_ID, &vars.job_id);
+	spank_get_item(sp, S_JOB_STEPID, &vars.step_id);
+	spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &gids, &ngids);
+	if (vars.uid == 0 || getpwuid_r(vars.uid, &pwbuf, pwtext, sizeof(pwtext), &pw) != 0 ||
+	    pw == NULL)
+		return 0;
+	node_name(sp, node, sizeof(node));
+	vars.node = node;
+	vars.user = pw->pw_name;
+	snprintf(home, sizeof(home), "HOME=%s", pw->pw_dir);
+	snprintf(user, sizeof(user), "USER=%s", pw->pw_name);
+
+	pid = fork();
+	if (pid < 0) {
+		slurm_error(PLUGIN_PREFIX "cleanup: fork: %s", strerror(errno));
+		return 0;
+	}
+	if (pid == 0) {
+		char *env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		               home, user, NULL};
+		if (become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
+			_exit(1);
+		oci_launch_sweep(context.conf, &vars, env);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
