@@ -19,12 +19,12 @@ struct parse_pos {
 };
 
 typedef int (*key_handler)(struct oci_conf *conf, const void *key, const char *value,
-                           const struct parse_pos *pos, oci_error_t *err);
+			   const struct parse_pos *pos, oci_error_t *err);
 
 struct key_def {
 	const char *name;
 	key_handler handle;
-	size_t offset; /* of the field in struct oci_conf */
+	size_t offset;	/* of the field in struct oci_conf */
 	unsigned allow; /* PATTERN_ALLOW_* for patterns and commands */
 	bool repeatable;
 };
@@ -32,7 +32,7 @@ struct key_def {
 #define FIELD(conf, def, type) ((type *)((char *)(conf) + (def)->offset))
 
 static int fail_at(const struct parse_pos *pos, oci_error_t *err, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int fail_at(const struct parse_pos *pos, oci_error_t *err, const char *fmt, ...)
 {
@@ -43,12 +43,12 @@ static int fail_at(const struct parse_pos *pos, oci_error_t *err, const char *fm
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	return oci_error_make(err, 0, "%s:%u: %s: '%s'", pos->file, pos->line,
-	                      msg ? msg : "error", pos->text);
+	return oci_error_make(err, 0, "%s:%u: %s: '%s'", pos->file, pos->line, msg ? msg : "error",
+			      pos->text);
 }
 
 static int handle_pattern(struct oci_conf *conf, const void *key, const char *value,
-                          const struct parse_pos *pos, oci_error_t *err)
+			  const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
 	cleanup_error oci_error_t perr = NULL;
@@ -63,7 +63,7 @@ static int handle_pattern(struct oci_conf *conf, const void *key, const char *va
 }
 
 static int handle_command(struct oci_conf *conf, const void *key, const char *value,
-                          const struct parse_pos *pos, oci_error_t *err)
+			  const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
 	cleanup_error oci_error_t perr = NULL;
@@ -101,7 +101,7 @@ static int parse_bool(const char *value, bool *out)
 }
 
 static int handle_bool(struct oci_conf *conf, const void *key, const char *value,
-                       const struct parse_pos *pos, oci_error_t *err)
+		       const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
 
@@ -111,7 +111,7 @@ static int handle_bool(struct oci_conf *conf, const void *key, const char *value
 }
 
 static int handle_env_file(struct oci_conf *conf, const void *key, const char *value,
-                           const struct parse_pos *pos, oci_error_t *err)
+			   const struct parse_pos *pos, oci_error_t *err)
 {
 	(void)key;
 	if (strcasecmp(value, "null") == 0 || strcasecmp(value, "true") == 0)
@@ -126,7 +126,7 @@ static int handle_env_file(struct oci_conf *conf, const void *key, const char *v
 }
 
 static int handle_remap_root(struct oci_conf *conf, const void *key, const char *value,
-                             const struct parse_pos *pos, oci_error_t *err)
+			     const struct parse_pos *pos, oci_error_t *err)
 {
 	bool b;
 
@@ -141,7 +141,7 @@ static int handle_remap_root(struct oci_conf *conf, const void *key, const char 
 }
 
 static int handle_regex(struct oci_conf *conf, const void *key, const char *value,
-                        const struct parse_pos *pos, oci_error_t *err)
+			const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
 	struct conf_regex *r = FIELD(conf, def, struct conf_regex);
@@ -150,8 +150,8 @@ static int handle_regex(struct oci_conf *conf, const void *key, const char *valu
 	if (rc != 0) {
 		char msg[256];
 		regerror(rc, &r->re, msg, sizeof(msg));
-		return fail_at(pos, err, "%s is not an extended regular expression (%s)",
-		               def->name, msg);
+		return fail_at(pos, err, "%s is not an extended regular expression (%s)", def->name,
+			       msg);
 	}
 	r->source = strdup(value);
 	if (r->source == NULL) {
@@ -182,11 +182,11 @@ static int split_list(const char *value, char ***out)
 	return 0;
 }
 
-static const char *const hook_kinds[] = {"prestart",       "createRuntime", "createContainer",
-                                         "startContainer", "poststart",     "poststop"};
+static const char *const hook_kinds[] = {"prestart",	   "createRuntime", "createContainer",
+					 "startContainer", "poststart",	    "poststop"};
 
 static int handle_hooks(struct oci_conf *conf, const void *key, const char *value,
-                        const struct parse_pos *pos, oci_error_t *err)
+			const struct parse_pos *pos, oci_error_t *err)
 {
 	cleanup_strv char **list = NULL;
 
@@ -205,17 +205,17 @@ static int handle_hooks(struct oci_conf *conf, const void *key, const char *valu
 		}
 		if (!known)
 			return fail_at(pos, err,
-			               "DisableHooks: unknown hook kind '%s' (known: prestart, "
-			               "createRuntime, createContainer, startContainer, poststart, "
-			               "poststop)",
-			               list[i] ? list[i] : "?");
+				       "DisableHooks: unknown hook kind '%s' (known: prestart, "
+				       "createRuntime, createContainer, startContainer, poststart, "
+				       "poststop)",
+				       list[i] ? list[i] : "?");
 	}
 	conf->disable_hooks = steal_pointer(&list);
 	return 0;
 }
 
 static int handle_list(struct oci_conf *conf, const void *key, const char *value,
-                       const struct parse_pos *pos, oci_error_t *err)
+		       const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
 
@@ -225,11 +225,10 @@ static int handle_list(struct oci_conf *conf, const void *key, const char *value
 }
 
 static int handle_log_level(struct oci_conf *conf, const void *key, const char *value,
-                            const struct parse_pos *pos, oci_error_t *err)
+			    const struct parse_pos *pos, oci_error_t *err)
 {
-	static const char *const names[] = {"quiet",   "fatal",  "error",  "info",
-	                                    "verbose", "debug",  "debug2", "debug3",
-	                                    "debug4",  "debug5"};
+	static const char *const names[] = {"quiet", "fatal",  "error",	 "info",   "verbose",
+					    "debug", "debug2", "debug3", "debug4", "debug5"};
 	const struct key_def *def = key;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -239,13 +238,13 @@ static int handle_log_level(struct oci_conf *conf, const void *key, const char *
 		}
 	}
 	return fail_at(pos, err,
-	               "%s takes a Slurm log level (quiet, fatal, error, info, verbose, debug, "
-	               "debug2 .. debug5)",
-	               def->name);
+		       "%s takes a Slurm log level (quiet, fatal, error, info, verbose, debug, "
+		       "debug2 .. debug5)",
+		       def->name);
 }
 
 static int handle_srun_path(struct oci_conf *conf, const void *key, const char *value,
-                            const struct parse_pos *pos, oci_error_t *err)
+			    const struct parse_pos *pos, oci_error_t *err)
 {
 	(void)key;
 	if (*value != '/')
@@ -255,7 +254,7 @@ static int handle_srun_path(struct oci_conf *conf, const void *key, const char *
 }
 
 static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *value,
-                           const struct parse_pos *pos, oci_error_t *err)
+			   const struct parse_pos *pos, oci_error_t *err)
 {
 	size_t n = strv_len(conf->srun_args);
 
@@ -269,28 +268,28 @@ static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *v
 #define CMD (PATTERN_ALLOW_SPOOL | PATTERN_ALLOW_BUNDLE)
 
 static const struct key_def keys[] = {
-        {"ContainerPath", handle_pattern, OFF(container_path), 0, false},
-        {"CreateEnvFile", handle_env_file, 0, 0, false},
-        {"DebugFlags", handle_list, OFF(debug_flags), 0, false},
-        {"DisableCleanup", handle_bool, OFF(disable_cleanup), 0, false},
-        {"DisableHooks", handle_hooks, 0, 0, false},
-        {"EnvExclude", handle_regex, OFF(env_exclude), 0, false},
-        {"FileDebug", handle_log_level, OFF(file_debug), 0, false},
-        {"IgnoreFileConfigJson", handle_bool, OFF(ignore_file_config_json), 0, false},
-        {"MountSpoolDir", handle_pattern, OFF(mount_spool_dir), PATTERN_ALLOW_SPOOL, false},
-        {"RunTimeCreate", handle_command, OFF(runtime_create), CMD | PATTERN_ALLOW_ARGV, false},
-        {"RunTimeDelete", handle_command, OFF(runtime_delete), CMD | PATTERN_ALLOW_PID, false},
-        {"RunTimeEnvExclude", handle_regex, OFF(runtime_env_exclude), 0, false},
-        {"RunTimeKill", handle_command, OFF(runtime_kill), CMD | PATTERN_ALLOW_PID, false},
-        {"RunTimeQuery", handle_command, OFF(runtime_query), CMD, false},
-        {"RunTimeRun", handle_command, OFF(runtime_run), CMD | PATTERN_ALLOW_ARGV, false},
-        {"RunTimeStart", handle_command, OFF(runtime_start), CMD, false},
-        {"SrunArgs", handle_srun_arg, 0, 0, true},
-        {"SrunPath", handle_srun_path, 0, 0, false},
-        {"StdIODebug", handle_log_level, OFF(stdio_debug), 0, false},
-        {"SyslogDebug", handle_log_level, OFF(syslog_debug), 0, false},
-        /* spank-oci's own keys */
-        {"RemapRoot", handle_remap_root, 0, 0, false},
+	{"ContainerPath", handle_pattern, OFF(container_path), 0, false},
+	{"CreateEnvFile", handle_env_file, 0, 0, false},
+	{"DebugFlags", handle_list, OFF(debug_flags), 0, false},
+	{"DisableCleanup", handle_bool, OFF(disable_cleanup), 0, false},
+	{"DisableHooks", handle_hooks, 0, 0, false},
+	{"EnvExclude", handle_regex, OFF(env_exclude), 0, false},
+	{"FileDebug", handle_log_level, OFF(file_debug), 0, false},
+	{"IgnoreFileConfigJson", handle_bool, OFF(ignore_file_config_json), 0, false},
+	{"MountSpoolDir", handle_pattern, OFF(mount_spool_dir), PATTERN_ALLOW_SPOOL, false},
+	{"RunTimeCreate", handle_command, OFF(runtime_create), CMD | PATTERN_ALLOW_ARGV, false},
+	{"RunTimeDelete", handle_command, OFF(runtime_delete), CMD | PATTERN_ALLOW_PID, false},
+	{"RunTimeEnvExclude", handle_regex, OFF(runtime_env_exclude), 0, false},
+	{"RunTimeKill", handle_command, OFF(runtime_kill), CMD | PATTERN_ALLOW_PID, false},
+	{"RunTimeQuery", handle_command, OFF(runtime_query), CMD, false},
+	{"RunTimeRun", handle_command, OFF(runtime_run), CMD | PATTERN_ALLOW_ARGV, false},
+	{"RunTimeStart", handle_command, OFF(runtime_start), CMD, false},
+	{"SrunArgs", handle_srun_arg, 0, 0, true},
+	{"SrunPath", handle_srun_path, 0, 0, false},
+	{"StdIODebug", handle_log_level, OFF(stdio_debug), 0, false},
+	{"SyslogDebug", handle_log_level, OFF(syslog_debug), 0, false},
+	/* spank-oci's own keys */
+	{"RemapRoot", handle_remap_root, 0, 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -348,7 +347,7 @@ static void strip_comment(char *line)
 }
 
 static int parse_line(struct oci_conf *conf, char *line, const struct parse_pos *pos,
-                      bool seen[NKEYS], unsigned lines[NKEYS], oci_error_t *err)
+		      bool seen[NKEYS], unsigned lines[NKEYS], oci_error_t *err)
 {
 	char *p = line;
 
@@ -378,8 +377,8 @@ static int parse_line(struct oci_conf *conf, char *line, const struct parse_pos 
 		if (def == NULL)
 			return fail_at(pos, err, "unknown key '%s'", key);
 		if (seen[i] && !def->repeatable)
-			return fail_at(pos, err, "%s is set again (first set on line %u)", def->name,
-			               lines[i]);
+			return fail_at(pos, err, "%s is set again (first set on line %u)",
+				       def->name, lines[i]);
 		if (read_value(&p, &value, pos, err) < 0)
 			return -1;
 		if (def->handle(conf, def, value, pos, err) < 0)
@@ -395,23 +394,24 @@ static int validate(struct oci_conf *conf, oci_error_t *err)
 
 	if (conf->runtime_run != NULL && (conf->runtime_create || conf->runtime_start))
 		return oci_error_make(err, 0,
-		                      "%s: RunTimeRun and RunTimeCreate/RunTimeStart exclude each "
-		                      "other: set either RunTimeRun or RunTimeCreate+RunTimeStart",
-		                      f);
+				      "%s: RunTimeRun and RunTimeCreate/RunTimeStart exclude each "
+				      "other: set either RunTimeRun or RunTimeCreate+RunTimeStart",
+				      f);
 	if (conf->runtime_run == NULL) {
 		if (conf->runtime_create == NULL && conf->runtime_start == NULL)
-			return oci_error_make(err, 0,
-			                      "%s: no runtime: set RunTimeRun, or RunTimeCreate and "
-			                      "RunTimeStart",
-			                      f);
+			return oci_error_make(
+				err, 0,
+				"%s: no runtime: set RunTimeRun, or RunTimeCreate and "
+				"RunTimeStart",
+				f);
 		if (conf->runtime_create == NULL || conf->runtime_start == NULL)
 			return oci_error_make(err, 0,
-			                      "%s: RunTimeCreate and RunTimeStart go together", f);
+					      "%s: RunTimeCreate and RunTimeStart go together", f);
 		if (conf->runtime_query == NULL)
 			return oci_error_make(err, 0,
-			                      "%s: RunTimeQuery is required with RunTimeCreate and "
-			                      "RunTimeStart",
-			                      f);
+					      "%s: RunTimeQuery is required with RunTimeCreate and "
+					      "RunTimeStart",
+					      f);
 	}
 	if (conf->runtime_kill == NULL)
 		return oci_error_make(err, 0, "%s: RunTimeKill is required", f);

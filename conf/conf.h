@@ -49,7 +49,7 @@ struct oci_conf {
 	bool ignore_file_config_json;
 	char *mount_spool_dir; /* pattern; NULL: %m at its own path */
 	char **runtime_create, **runtime_delete, **runtime_kill, **runtime_query, **runtime_run,
-	        **runtime_start; /* split words, NULL when unset */
+		**runtime_start; /* split words, NULL when unset */
 	struct conf_regex runtime_env_exclude;
 	char *srun_path;
 	char **srun_args;

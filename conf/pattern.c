@@ -42,7 +42,8 @@ static int buf_addc(struct buf *b, char c)
 
 static const char *shell_syntax_at(const char *p)
 {
-	static const char *const syntax[] = {"&&", "||", "$", "`", "|", ";", "&", ">", "<", "(", ")"};
+	static const char *const syntax[] = {"&&", "||", "$", "`", "|", ";",
+					     "&",  ">",	 "<", "(", ")"};
 
 	for (size_t i = 0; i < sizeof(syntax) / sizeof(syntax[0]); i++) {
 		if (strncmp(p, syntax[i], strlen(syntax[i])) == 0)
@@ -109,11 +110,12 @@ int pattern_split(const char *tmpl, char ***words, oci_error_t *err)
 			const char *syntax = shell_syntax_at(p);
 			if (syntax != NULL) {
 				free(word.s);
-				return oci_error_make(err, 0,
-				                      "shell syntax '%s' outside quotes in '%s': spank-oci runs "
-				                      "no shell; quote it if it is meant literally, or put the "
-				                      "commands in a script and name the script",
-				                      syntax, tmpl);
+				return oci_error_make(
+					err, 0,
+					"shell syntax '%s' outside quotes in '%s': spank-oci runs "
+					"no shell; quote it if it is meant literally, or put the "
+					"commands in a script and name the script",
+					syntax, tmpl);
 			}
 			if (buf_addc(&word, c) < 0)
 				goto nomem;
@@ -151,17 +153,19 @@ int pattern_check(const char *word, unsigned allow, oci_error_t *err)
 			if (!(allow & PATTERN_ALLOW_ARGV))
 				return oci_error_make(err, 0, "%%@ is not allowed in '%s'", word);
 			if (p != word || p[2] != '\0')
-				return oci_error_make(err, 0,
-				                      "%%@ must be a word of its own in '%s' (it expands to "
-				                      "one word per argument)",
-				                      word);
+				return oci_error_make(
+					err, 0,
+					"%%@ must be a word of its own in '%s' (it expands to "
+					"one word per argument)",
+					word);
 			continue;
 		case 'p':
 			if (!(allow & PATTERN_ALLOW_PID))
-				return oci_error_make(err, 0,
-				                      "%%p is only for RunTimeKill and RunTimeDelete, in "
-				                      "'%s'",
-				                      word);
+				return oci_error_make(
+					err, 0,
+					"%%p is only for RunTimeKill and RunTimeDelete, in "
+					"'%s'",
+					word);
 			continue;
 		case 'm':
 			if (!(allow & PATTERN_ALLOW_SPOOL))
@@ -170,11 +174,12 @@ int pattern_check(const char *word, unsigned allow, oci_error_t *err)
 		case 'b':
 		case 'e':
 			if (!(allow & PATTERN_ALLOW_BUNDLE))
-				return oci_error_make(err, 0, "%%%c is not allowed in '%s'", c, word);
+				return oci_error_make(err, 0, "%%%c is not allowed in '%s'", c,
+						      word);
 			continue;
 		case '\0':
-			return oci_error_make(err, 0, "lone %% at the end of '%s' (write %%%% for %%)",
-			                      word);
+			return oci_error_make(
+				err, 0, "lone %% at the end of '%s' (write %%%% for %%)", word);
 		default:
 			return oci_error_make(err, 0, "unknown pattern %%%c in '%s'", c, word);
 		}
@@ -195,11 +200,11 @@ static int add_string(struct buf *b, const char *s, char pattern, oci_error_t *e
 	if (s == NULL)
 		return oci_error_make(err, 0, "pattern %%%c has no value here", pattern);
 	return buf_add(b, s, strlen(s)) < 0 ? oci_error_make(err, ENOMEM, "expanding %%%c", pattern)
-	                                    : 0;
+					    : 0;
 }
 
 int pattern_expand_word(const char *word, const struct pattern_vars *v, char **out,
-                        oci_error_t *err)
+			oci_error_t *err)
 {
 	struct buf b = {0};
 	int rc = 0;
@@ -272,7 +277,7 @@ int pattern_expand_word(const char *word, const struct pattern_vars *v, char **o
 }
 
 int pattern_expand_argv(char *const *words, const struct pattern_vars *v, char ***argv,
-                        oci_error_t *err)
+			oci_error_t *err)
 {
 	cleanup_strv char **out = calloc(1, sizeof(char *));
 	size_t n = 0;

@@ -24,8 +24,8 @@ struct pattern_vars {
 	uint32_t job_id;      /* %j */
 	uint32_t step_id;     /* %s */
 	uint32_t task_id;     /* %t */
-	uid_t uid;            /* %U */
-	pid_t pid;            /* %p: 0 when not known */
+	uid_t uid;	      /* %U */
+	pid_t pid;	      /* %p: 0 when not known */
 	char *const *argv;    /* %@ */
 };
 
@@ -48,10 +48,10 @@ int pattern_check(const char *word, unsigned allow, oci_error_t *err);
 
 /* Expands the patterns of one word; %@ is refused here. */
 int pattern_expand_word(const char *word, const struct pattern_vars *vars, char **out,
-                        oci_error_t *err);
+			oci_error_t *err);
 
 /* Expands split words into an argv; a word that is exactly "%@" becomes one word per arg. */
 int pattern_expand_argv(char *const *words, const struct pattern_vars *vars, char ***argv,
-                        oci_error_t *err);
+			oci_error_t *err);
 
 #endif

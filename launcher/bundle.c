@@ -38,7 +38,8 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 
 	b->config = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (b->config == NULL)
-		return oci_error_make(err, 0, "%s:%d: invalid JSON: %s", file, jerr.line, jerr.text);
+		return oci_error_make(err, 0, "%s:%d: invalid JSON: %s", file, jerr.line,
+				      jerr.text);
 	if (!json_is_object(b->config))
 		return oci_error_make(err, 0, "%s: not a JSON object", file);
 	rp = json_object_get(json_object_get(b->config, "root"), "path");
@@ -52,14 +53,13 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 		return oci_error_make(err, ENOMEM, "bundle %s", b->path);
 	if (!is_dir(b->rootfs))
 		return oci_error_make(err, 0,
-		                      "bundle %s has no rootfs: config.json names root.path '%s', "
-		                      "which is not a directory",
-		                      b->path, root);
+				      "bundle %s has no rootfs: config.json names root.path '%s', "
+				      "which is not a directory",
+				      b->path, root);
 	return 0;
 }
 
-int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out,
-                    oci_error_t *err)
+int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out, oci_error_t *err)
 {
 	struct oci_bundle *b = calloc(1, sizeof(*b));
 	cleanup_free char *config = NULL, *rootfs = NULL;
@@ -102,9 +102,9 @@ int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **ou
 		}
 	} else {
 		oci_error_make(err, 0,
-		               "%s is neither a bundle (config.json and rootfs) nor a root "
-		               "filesystem (no bin, usr, etc or lib directory)",
-		               path);
+			       "%s is neither a bundle (config.json and rootfs) nor a root "
+			       "filesystem (no bin, usr, etc or lib directory)",
+			       path);
 		goto fail;
 	}
 	*out = b;

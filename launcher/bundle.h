@@ -8,14 +8,14 @@
 #include "../conf/error.h"
 
 struct oci_bundle {
-	char *path;      /* absolute, as given (symlinks resolved) */
-	char *rootfs;    /* absolute path of the root filesystem */
-	json_t *config;  /* the bundle's own config.json, or NULL */
+	char *path;	/* absolute, as given (symlinks resolved) */
+	char *rootfs;	/* absolute path of the root filesystem */
+	json_t *config; /* the bundle's own config.json, or NULL */
 };
 
 /* Inspects path (as the calling user). ignore_config: IgnoreFileConfigJson. */
 int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out,
-                    oci_error_t *err);
+		    oci_error_t *err);
 void oci_bundle_free(struct oci_bundle *b);
 
 #endif

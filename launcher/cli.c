@@ -20,37 +20,37 @@ extern char **environ;
 #define PREFIX "spank-oci: "
 
 static const char usage_main[] =
-        "usage: spank-oci COMMAND [OPTIONS]\n"
-        "\n"
-        "Commands:\n"
-        "  check  [--config FILE]                      validate the configuration\n"
-        "  spec   --bundle B [--config FILE] [--tty] [--] CMD...\n"
-        "                                              print the config.json a task gets\n"
-        "  run    --bundle B [--config FILE] [--tty] [--] CMD...\n"
-        "                                              run CMD in the container as a task would\n"
-        "\n"
-        "The configuration is FILE, else $SPANK_OCI_CONFIG, else " SPANK_OCI_DEFAULT_CONFIG ".\n"
-        "'spank-oci COMMAND --help' tells more.\n";
+	"usage: spank-oci COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  check  [--config FILE]                      validate the configuration\n"
+	"  spec   --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"                                              print the config.json a task gets\n"
+	"  run    --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"                                              run CMD in the container as a task would\n"
+	"\n"
+	"The configuration is FILE, else $SPANK_OCI_CONFIG, else " SPANK_OCI_DEFAULT_CONFIG ".\n"
+	"'spank-oci COMMAND --help' tells more.\n";
 
 static const char usage_check[] =
-        "usage: spank-oci check [--config FILE]\n"
-        "\n"
-        "Parses and validates the configuration, checks that the runtime programs exist,\n"
-        "and warns when an oci.conf next to slurm.conf would make Slurm take --container\n"
-        "over itself. Exits 0 when the configuration is usable.\n";
+	"usage: spank-oci check [--config FILE]\n"
+	"\n"
+	"Parses and validates the configuration, checks that the runtime programs exist,\n"
+	"and warns when an oci.conf next to slurm.conf would make Slurm take --container\n"
+	"over itself. Exits 0 when the configuration is usable.\n";
 
 static const char usage_spec[] =
-        "usage: spank-oci spec --bundle B [--config FILE] [--tty] [--] CMD...\n"
-        "\n"
-        "Prints the config.json that a task of the calling user running CMD in B would get\n"
-        "(B: an OCI bundle directory or a root filesystem directory).\n";
+	"usage: spank-oci spec --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"\n"
+	"Prints the config.json that a task of the calling user running CMD in B would get\n"
+	"(B: an OCI bundle directory or a root filesystem directory).\n";
 
 static const char usage_run[] =
-        "usage: spank-oci run --bundle B [--config FILE] [--tty] [--] CMD...\n"
-        "\n"
-        "Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
-        "Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
-        "is the pid of spank-oci, %%s and %%t are 0.\n";
+	"usage: spank-oci run --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"\n"
+	"Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
+	"Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
+	"is the pid of spank-oci, %%s and %%t are 0.\n";
 
 struct cli {
 	const char *config;
@@ -68,10 +68,10 @@ static int fail(const char *what, oci_error_t err)
 static int parse_args(int argc, char **argv, struct cli *cli, const char *usage, bool want_cmd)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"bundle", required_argument, NULL, 'b'},
-	                                     {"tty", no_argument, NULL, 't'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+					     {"bundle", required_argument, NULL, 'b'},
+					     {"tty", no_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	int c;
 
 	cli->config = getenv("SPANK_OCI_CONFIG");
@@ -101,7 +101,7 @@ static int parse_args(int argc, char **argv, struct cli *cli, const char *usage,
 	cli->argv = argv + optind;
 	if (want_cmd && (cli->bundle == NULL || cli->argv[0] == NULL)) {
 		fprintf(stderr, PREFIX "%s\n",
-		        cli->bundle == NULL ? "--bundle is required" : "no command given");
+			cli->bundle == NULL ? "--bundle is required" : "no command given");
 		goto bad;
 	}
 	if (!want_cmd && cli->argv[0] != NULL) {
@@ -124,10 +124,10 @@ static void warn_native_oci_conf(void)
 		return;
 	if (access(oci, F_OK) == 0)
 		fprintf(stderr,
-		        PREFIX "warning: %s exists: Slurm then handles --container itself and "
-		               "spank-oci never sees it; remove it and keep this configuration "
-		               "elsewhere\n",
-		        oci);
+			PREFIX "warning: %s exists: Slurm then handles --container itself and "
+			       "spank-oci never sees it; remove it and keep this configuration "
+			       "elsewhere\n",
+			oci);
 }
 
 static int cmd_check(int argc, char **argv)
@@ -141,13 +141,14 @@ static int cmd_check(int argc, char **argv)
 		return 2;
 	if (oci_conf_load(cli.config, &conf, &err) < 0)
 		return fail(NULL, err);
-	char **const commands[] = {conf->runtime_run,   conf->runtime_create, conf->runtime_start,
-	                           conf->runtime_query, conf->runtime_kill,   conf->runtime_delete};
+	char **const commands[] = {conf->runtime_run,	conf->runtime_create, conf->runtime_start,
+				   conf->runtime_query, conf->runtime_kill,   conf->runtime_delete};
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		cleanup_free char *path = NULL;
 		cleanup_error oci_error_t rerr = NULL;
 
-		if (commands[i] != NULL && runtime_resolve(commands[i][0], environ, &path, &rerr) < 0)
+		if (commands[i] != NULL &&
+		    runtime_resolve(commands[i][0], environ, &path, &rerr) < 0)
 			rc = fail(cli.config, rerr);
 	}
 	warn_native_oci_conf();
@@ -159,24 +160,24 @@ static int cmd_check(int argc, char **argv)
 }
 
 /* The calling user's task, as Slurm would describe it (job id: our pid). */
-static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdlen,
-                     char *node, size_t nodelen, oci_error_t *err)
+static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdlen, char *node,
+		     size_t nodelen, oci_error_t *err)
 {
 	struct passwd *pw = getpwuid(getuid());
 	int n;
 
 	if (pw == NULL)
 		return oci_error_make(err, errno ? errno : ENOENT, "no passwd entry for uid %u",
-		                      (unsigned)getuid());
+				      (unsigned)getuid());
 	*t = (struct oci_task){
-	        .uid = getuid(),
-	        .gid = getgid(),
-	        .user = pw->pw_name,
-	        .home = pw->pw_dir,
-	        .job_id = (uint32_t)getpid(),
-	        .argv = cli->argv,
-	        .env = environ,
-	        .tty = cli->tty,
+		.uid = getuid(),
+		.gid = getgid(),
+		.user = pw->pw_name,
+		.home = pw->pw_dir,
+		.job_id = (uint32_t)getpid(),
+		.argv = cli->argv,
+		.env = environ,
+		.tty = cli->tty,
 	};
 	n = getgroups(0, NULL);
 	if (n > 0) {
@@ -210,7 +211,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 		return 2;
 	if (run && geteuid() == 0) {
 		fprintf(stderr, PREFIX "run: refusing to run a container as root: containers are "
-		                       "rootless, run it as the job's user\n");
+				       "rootless, run it as the job's user\n");
 		return 1;
 	}
 	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||

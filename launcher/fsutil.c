@@ -20,17 +20,19 @@ static int check_component(int fd, const char *path, bool last, oci_error_t *err
 	if (fstat(fd, &st) < 0)
 		return oci_error_make(err, errno, "%s", path);
 	if (st.st_uid != me && st.st_uid != 0)
-		return oci_error_make(err, 0, "%s belongs to uid %u, not to you: refusing to use it",
-		                      path, (unsigned)st.st_uid);
+		return oci_error_make(err, 0,
+				      "%s belongs to uid %u, not to you: refusing to use it", path,
+				      (unsigned)st.st_uid);
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
 		return oci_error_make(err, 0,
-		                      "%s is writable by others and not sticky: refusing to use it",
-		                      path);
+				      "%s is writable by others and not sticky: refusing to use it",
+				      path);
 	if (last && (st.st_uid != me || (st.st_mode & 077) != 0))
-		return oci_error_make(err, 0,
-		                      "%s must be a directory of yours with mode 0700: refusing to use "
-		                      "it",
-		                      path);
+		return oci_error_make(
+			err, 0,
+			"%s must be a directory of yours with mode 0700: refusing to use "
+			"it",
+			path);
 	return 0;
 }
 
@@ -55,13 +57,21 @@ int fs_mkdir_private(const char *path, oci_error_t *err)
 		if (mkdirat(dir, name, 0700) < 0 && errno != EEXIST)
 			return oci_error_make(err, errno, "cannot create %s in %s", name, path);
 		fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ELOOP) {
+		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
 			/* a symlink: only root's own (like /var/run) is followed */
 			struct stat st;
-			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != 0)
-				return oci_error_make(err, 0, "%s: a component is a symlink not owned by root",
-				                      path);
-			fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode)) {
+				if (st.st_uid != 0)
+					return oci_error_make(
+						err, 0,
+						"%s: a component is a symlink not owned "
+						"by root",
+						path);
+				fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			} else {
+				errno = ENOTDIR;
+			}
 		}
 		if (fd < 0)
 			return oci_error_make(err, errno, "%s", path);

@@ -23,7 +23,7 @@
 #define TASK_DIR_PREFIX "task."
 
 int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *vars, char **spool,
-                     char **bundle_dir, oci_error_t *err)
+		     char **bundle_dir, oci_error_t *err)
 {
 	cleanup_free char *s = NULL;
 
@@ -53,7 +53,7 @@ static char **filter_env(char *const *env, const struct conf_regex *exclude)
 }
 
 int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
-                   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
+		   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
 {
 	struct oci_launch *l = calloc(1, sizeof(*l));
 
@@ -63,13 +63,13 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 	l->task = task;
 	l->spool_fd = -1;
 	l->vars = (struct pattern_vars){
-	        .node = task->node,
-	        .user = task->user,
-	        .job_id = task->job_id,
-	        .step_id = task->step_id,
-	        .task_id = task->task_id,
-	        .uid = task->uid,
-	        .argv = task->argv,
+		.node = task->node,
+		.user = task->user,
+		.job_id = task->job_id,
+		.step_id = task->step_id,
+		.task_id = task->task_id,
+		.uid = task->uid,
+		.argv = task->argv,
 	};
 	if (oci_launch_paths(conf, &l->vars, &l->spool, &l->bundle_dir, err) < 0)
 		goto fail;
@@ -106,12 +106,12 @@ fail:
 int oci_launch_spec(struct oci_launch *l, json_t **spec, oci_error_t *err)
 {
 	struct spec_input in = {
-	        .conf = l->conf,
-	        .bundle = l->bundle,
-	        .task = l->task,
-	        .spool = l->spool,
-	        .spool_dest = l->spool_dest,
-	        .remap_root = oci_spec_remap_root(l->conf),
+		.conf = l->conf,
+		.bundle = l->bundle,
+		.task = l->task,
+		.spool = l->spool,
+		.spool_dest = l->spool_dest,
+		.remap_root = oci_spec_remap_root(l->conf),
 	};
 
 	return oci_spec_build(&in, spec, err);
@@ -166,7 +166,8 @@ static int make_task_dir(struct oci_launch *l, oci_error_t *err)
 			if (mkdirat(l->spool_fd, name, 0700) == 0)
 				return 0;
 			if (errno != ENOENT)
-				return oci_error_make(err, errno, "cannot create %s", l->bundle_dir);
+				return oci_error_make(err, errno, "cannot create %s",
+						      l->bundle_dir);
 		}
 		close(l->spool_fd);
 		l->spool_fd = -1;
@@ -237,7 +238,7 @@ static void note_signal(int sig)
 }
 
 static const int supervised_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
-                                         SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGWINCH};
+					 SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGWINCH};
 
 static void catch_signals(void)
 {
@@ -261,7 +262,7 @@ static void forward_signals(pid_t pid)
 }
 
 static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_cmd *cmd,
-                          int wstatus, oci_error_t *err)
+			  int wstatus, oci_error_t *err)
 {
 	cleanup_free char *logged = runtime_log_error(l->log_path);
 	const char *name = oci_conf_runtime_name(l->conf);
@@ -272,17 +273,17 @@ static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_c
 		if (trimmed != NULL)
 			trimmed[strcspn(trimmed, "\n")] = '\0';
 		return oci_error_make(err, 0, "%s %s failed: %s", name, op,
-		                      trimmed ? trimmed : detail);
+				      trimmed ? trimmed : detail);
 	}
 	if (WIFSIGNALED(wstatus))
 		return oci_error_make(err, 0, "%s %s was killed by signal %d", name, op,
-		                      WTERMSIG(wstatus));
+				      WTERMSIG(wstatus));
 	return oci_error_make(err, 0, "%s %s failed with exit status %d", name, op,
-	                      WEXITSTATUS(wstatus));
+			      WEXITSTATUS(wstatus));
 }
 
 static int run_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
-                    struct runtime_cmd *cmd, oci_error_t *err)
+		    struct runtime_cmd *cmd, oci_error_t *err)
 {
 	int wstatus;
 
@@ -307,9 +308,10 @@ static int query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err)
 	}
 	state = json_loads(cmd.output ? cmd.output : "", 0, NULL);
 	*pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
-	rc = *pid > 0 ? 0
-	              : oci_error_make(err, 0, "%s state gave no pid: %s",
-	                               oci_conf_runtime_name(l->conf), cmd.output ? cmd.output : "");
+	rc = *pid > 0
+		     ? 0
+		     : oci_error_make(err, 0, "%s state gave no pid: %s",
+				      oci_conf_runtime_name(l->conf), cmd.output ? cmd.output : "");
 	json_decref(state);
 	runtime_cmd_release(&cmd);
 	return rc;
@@ -337,12 +339,28 @@ static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err
 			continue;
 		}
 		if (got < 0)
-			return oci_error_make(err, errno, "waiting for the container (pid %d)", pid);
+			return oci_error_make(err, errno, "waiting for the container (pid %d)",
+					      pid);
 	}
 	return 0;
 fail:
 	runtime_cmd_release(&cmd);
 	return -1;
+}
+
+/*
+ * runc run and crun run report a container killed by signal N as exit status 128 + N,
+ * the shells' convention. Report it as the signal, as Slurm does for a host task (an
+ * OOM kill then shows as "Killed", ExitCode 0:9). A command that itself exits with such
+ * a status is reported as killed too: RunTimeCreate/RunTimeStart report exactly.
+ */
+static int signal_from_exit_code(int wstatus)
+{
+	int code = WEXITSTATUS(wstatus);
+
+	if (code > 128 && code < 128 + 32 && code - 128 != SIGSTOP && code - 128 != SIGTSTP)
+		return code - 128; /* the wait status of a death by that signal */
+	return wstatus;
 }
 
 static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
@@ -352,7 +370,7 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	int rc = 0;
 
 	if (runtime_cmd_init(&cmd, l->conf->runtime_run, &l->vars, l->runtime_env,
-	                     RUNTIME_IO_INHERIT, err) < 0)
+			     RUNTIME_IO_INHERIT, err) < 0)
 		return -1;
 	if (runtime_spawn(&cmd, &pid, err) < 0) {
 		runtime_cmd_release(&cmd);
@@ -370,11 +388,14 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	if (rc == 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) != 0) {
 		cleanup_free char *logged = runtime_log_error(l->log_path);
 		if (logged != NULL)
-			rc = oci_error_make(err, 0, "%s: %s", oci_conf_runtime_name(l->conf), logged);
+			rc = oci_error_make(err, 0, "%s: %s", oci_conf_runtime_name(l->conf),
+					    logged);
 	}
 	/* runc run and crun run delete their own state when they end normally */
-	if (rc == 0 && WIFEXITED(*wstatus))
+	if (rc == 0 && WIFEXITED(*wstatus)) {
 		l->state_may_remain = false;
+		*wstatus = signal_from_exit_code(*wstatus);
+	}
 	runtime_cmd_release(&cmd);
 	return rc;
 }
@@ -403,7 +424,6 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
 	int rc;
 
-
 	*wstatus = 1 << 8; /* exit status 1 until the container says otherwise */
 	/* orphans of the container (double forks, a killed runtime) come back to us */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
@@ -425,8 +445,8 @@ static void run_quietly(struct oci_launch *l, char **words)
 	cleanup_error oci_error_t err = NULL;
 	int wstatus;
 
-	if (words == NULL || runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env,
-	                                      RUNTIME_IO_CAPTURE, &err) < 0)
+	if (words == NULL ||
+	    runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env, RUNTIME_IO_CAPTURE, &err) < 0)
 		return;
 	runtime_run_sync(&cmd, &wstatus, &err);
 	runtime_cmd_release(&cmd);
@@ -475,7 +495,7 @@ void oci_launch_free(struct oci_launch *l)
 }
 
 void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *step_vars,
-                      char *const *env)
+		      char *const *env)
 {
 	cleanup_free char *spool = NULL;
 	cleanup_error oci_error_t err = NULL;

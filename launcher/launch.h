@@ -20,25 +20,25 @@ struct oci_launch {
 	const struct oci_conf *conf;
 	const struct oci_task *task;
 	struct pattern_vars vars;
-	char *spool;       /* %m: the per-step directory */
+	char *spool;	   /* %m: the per-step directory */
 	char *spool_dest;  /* MountSpoolDir expanded, or NULL */
 	char *bundle_dir;  /* %b: the generated per-task bundle, inside %m */
 	char *config_path; /* %b/config.json */
-	char *env_file;    /* %e, or NULL */
-	char *log_path;    /* %b/runtime.log: where the configured runtime should log */
+	char *env_file;	   /* %e, or NULL */
+	char *log_path;	   /* %b/runtime.log: where the configured runtime should log */
 	char **runtime_env;
 	struct oci_bundle *bundle;
-	bool state_may_remain; /* the runtime may have left state behind */
-	int spool_fd;          /* %m, share-locked while the task lives; -1 before prepare */
+	bool state_may_remain;	 /* the runtime may have left state behind */
+	int spool_fd;		 /* %m, share-locked while the task lives; -1 before prepare */
 	struct litter litter[2]; /* mount points the runtime may create in the rootfs */
 };
 
 /* Per-step and per-task directories for these ids (no file system access). */
 int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *vars, char **spool,
-                     char **bundle_dir, oci_error_t *err);
+		     char **bundle_dir, oci_error_t *err);
 
 int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
-                   const char *bundle_path, struct oci_launch **out, oci_error_t *err);
+		   const char *bundle_path, struct oci_launch **out, oci_error_t *err);
 /* The task's config.json, without touching the file system. */
 int oci_launch_spec(struct oci_launch *l, json_t **spec, oci_error_t *err);
 /* Creates the private directories and writes config.json (and the env file). */
@@ -58,7 +58,7 @@ void oci_launch_free(struct oci_launch *l);
  * directory (RunTimeKill/RunTimeDelete for each task, then the files). Call as the user.
  */
 void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *step_vars,
-                      char *const *env);
+		      char *const *env);
 
 /*
  * For a process that becomes the task without an exec: closes what an exec would have

@@ -55,7 +55,7 @@ int runtime_resolve(const char *name, char *const *env, char **path, oci_error_t
 }
 
 int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
-                     char *const *env, enum runtime_io io, oci_error_t *err)
+		     char *const *env, enum runtime_io io, oci_error_t *err)
 {
 	char *resolved = NULL;
 

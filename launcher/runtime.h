@@ -20,13 +20,13 @@ struct runtime_cmd {
 	char **argv; /* argv[0] resolved */
 	char *const *env;
 	enum runtime_io io;
-	char *output; /* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
+	char *output;	/* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
 	int capture_fd; /* memfd behind output while the command runs, or -1 */
 };
 
 /* Expands a configured command template and resolves its program. */
 int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
-                     char *const *env, enum runtime_io io, oci_error_t *err);
+		     char *const *env, enum runtime_io io, oci_error_t *err);
 void runtime_cmd_release(struct runtime_cmd *cmd);
 
 /* Starts cmd; returns its pid. */

@@ -59,8 +59,8 @@ static bool env_has(char *const *env, const char *entry)
 	return false;
 }
 
-int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
-                 char ***out, oci_error_t *err)
+int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env, char ***out,
+		 oci_error_t *err)
 {
 	cleanup_strv char **env = calloc(1, sizeof(char *));
 	size_t n = 0, i;
@@ -69,7 +69,8 @@ int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *ima
 	if (env == NULL)
 		return oci_error_make(err, ENOMEM, "environment");
 	for (i = 0; task_env != NULL && task_env[i] != NULL; i++) {
-		if (strchr(task_env[i], '=') == NULL || conf_regex_matches(&conf->env_exclude, task_env[i]))
+		if (strchr(task_env[i], '=') == NULL ||
+		    conf_regex_matches(&conf->env_exclude, task_env[i]))
 			continue;
 		if (strv_push(&env, &n, task_env[i]) < 0)
 			return oci_error_make(err, ENOMEM, "environment");
@@ -119,7 +120,7 @@ static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recurs
 		}
 	}
 	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src,
-	                 "options", opts);
+			 "options", opts);
 }
 
 /* Our namespaces share the host's /proc, /sys and /dev: drop the bundle's own. */
@@ -141,7 +142,8 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	size_t i;
 
 	mounts = json_pack("[o,o,o]", bind_mount("/proc", "/proc", false, true),
-	                   bind_mount("/sys", "/sys", true, true), bind_mount("/dev", "/dev", false, true));
+			   bind_mount("/sys", "/sys", true, true),
+			   bind_mount("/dev", "/dev", false, true));
 	if (mounts == NULL)
 		return oci_error_make(err, ENOMEM, "mounts");
 	json_array_foreach(old, i, m)
@@ -155,7 +157,7 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 		json_array_append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false));
 	if (in->task->batch_script != NULL)
 		json_array_append_new(mounts, bind_mount(in->task->batch_script,
-		                                         in->task->batch_script, true, false));
+							 in->task->batch_script, true, false));
 	json_object_set_new(spec, "mounts", mounts);
 	return 0;
 }
@@ -163,7 +165,7 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 static json_t *id_mapping(unsigned inside, unsigned outside)
 {
 	return json_pack("[{s:I, s:I, s:I}]", "containerID", (json_int_t)inside, "hostID",
-	                 (json_int_t)outside, "size", (json_int_t)1);
+			 (json_int_t)outside, "size", (json_int_t)1);
 }
 
 static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *err)
@@ -184,7 +186,7 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 	json_object_del(linux, "maskedPaths");
 	json_object_del(linux, "readonlyPaths");
 	json_object_set_new(linux, "namespaces",
-	                    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
+			    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
 	json_object_set_new(linux, "uidMappings", id_mapping(in->remap_root ? 0 : t->uid, t->uid));
 	json_object_set_new(linux, "gidMappings", id_mapping(in->remap_root ? 0 : t->gid, t->gid));
 	if (json_object_get(linux, "uidMappings") == NULL)
@@ -205,14 +207,13 @@ static void remove_disabled_hooks(const struct oci_conf *conf, json_t *spec)
 static json_t *default_spec(void)
 {
 	return json_pack("{s:s, s:{s:[s,s,s], s:[s,s,s], s:[s,s,s]}}", "ociVersion", OCI_VERSION,
-	                 "capabilities", "bounding", "CAP_AUDIT_WRITE", "CAP_KILL",
-	                 "CAP_NET_BIND_SERVICE", "effective", "CAP_AUDIT_WRITE", "CAP_KILL",
-	                 "CAP_NET_BIND_SERVICE", "permitted", "CAP_AUDIT_WRITE", "CAP_KILL",
-	                 "CAP_NET_BIND_SERVICE");
+			 "capabilities", "bounding", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE", "effective", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE", "permitted", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE");
 }
 
-static int build_process(const struct spec_input *in, json_t *spec, json_t *caps,
-                         oci_error_t *err)
+static int build_process(const struct spec_input *in, json_t *spec, json_t *caps, oci_error_t *err)
 {
 	const struct oci_task *t = in->task;
 	json_t *process = json_object_get(spec, "process"), *user;
@@ -228,8 +229,8 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 	if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
 		cwd = t->cwd;
 	user = in->remap_root ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
-	                      : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
-	                                  (json_int_t)t->gid);
+			      : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
+					  (json_int_t)t->gid);
 	json_object_set_new(process, "terminal", json_boolean(t->tty));
 	json_object_set_new(process, "user", user);
 	json_object_set_new(process, "args", strv_to_json(t->argv));
@@ -260,11 +261,11 @@ int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 	}
 	if (!json_is_string(json_object_get(spec, "ociVersion")))
 		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
-	json_object_set_new(spec, "root",
-	                    json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
-	                              json_is_true(json_object_get(
-	                                      json_object_get(in->bundle->config, "root"),
-	                                      "readonly"))));
+	json_object_set_new(
+		spec, "root",
+		json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
+			  json_is_true(json_object_get(json_object_get(in->bundle->config, "root"),
+						       "readonly"))));
 	/* no UTS namespace: the container has the node's hostname */
 	json_object_del(spec, "hostname");
 	json_object_del(spec, "domainname");

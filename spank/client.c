@@ -39,15 +39,15 @@ static int container_cb(int val, const char *optarg, int remote)
 }
 
 struct spank_option client_options[] = {
-        {"no-container", NULL,
-         "Run this step on the host even if the job has a container (spank-oci)", 0, 0,
-         no_container_cb},
-        SPANK_OPTIONS_TABLE_END};
+	{"no-container", NULL,
+	 "Run this step on the host even if the job has a container (spank-oci)", 0, 0,
+	 no_container_cb},
+	SPANK_OPTIONS_TABLE_END};
 
 /* Only for a Slurm older than 21.08, which has no --container of its own. */
 static struct spank_option container_option = {
-        "container", "PATH", "Run the tasks in this OCI bundle or root filesystem (spank-oci)", 1,
-        0, container_cb};
+	"container", "PATH", "Run the tasks in this OCI bundle or root filesystem (spank-oci)",
+	1,	     0,	     container_cb};
 
 static bool slurm_has_container_option(spank_t sp)
 {
@@ -150,7 +150,7 @@ int client_post_opt(spank_t sp)
 	if (context.no_container) {
 		if (given != NULL) {
 			slurm_error(PLUGIN_PREFIX "--container and --no-container exclude each "
-			                          "other");
+						  "other");
 			return -1;
 		}
 		return 0; /* the inherited container stays unset for this command */

@@ -23,7 +23,7 @@ struct plugin_context {
 
 	/* srun, sbatch, salloc */
 	char *inherited_container; /* SLURM_CONTAINER as found before option parsing */
-	bool no_container;         /* --no-container */
+	bool no_container;	   /* --no-container */
 
 	/* slurmstepd */
 	struct oci_conf *conf;

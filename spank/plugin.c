@@ -26,8 +26,8 @@ static int parse_plugin_args(int ac, char **av)
 			continue;
 		}
 		slurm_error(PLUGIN_PREFIX "unknown plugin argument '%s' in plugstack.conf (known: "
-		                          "config=PATH)",
-		            av[i]);
+					  "config=PATH)",
+			    av[i]);
 		return -1;
 	}
 	if (context.config_path == NULL)

@@ -20,7 +20,7 @@
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
 __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const struct oci_task *t,
-                                                                      const char *fmt, ...)
+								      const char *fmt, ...)
 {
 	cleanup_free char *msg = NULL;
 	va_list ap;
@@ -32,7 +32,7 @@ __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const stru
 	fprintf(stderr, PLUGIN_PREFIX "%s\n", msg ? msg : "container setup failed");
 	fflush(stderr);
 	slurm_error(PLUGIN_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
-	            t->task_id, (unsigned)t->uid, msg ? msg : "container setup failed");
+		    t->task_id, (unsigned)t->uid, msg ? msg : "container setup failed");
 	_exit(1);
 }
 
@@ -93,7 +93,8 @@ int remote_task_init(spank_t sp)
 	if (spank_get_item(sp, S_JOB_ENV, &env) != ESPANK_SUCCESS)
 		task_fail(&task, "%s: the task has no environment", bundle);
 	if (context.conf == NULL)
-		task_fail(&task, "%s", context.conf_error ? context.conf_error : "no configuration");
+		task_fail(&task, "%s",
+			  context.conf_error ? context.conf_error : "no configuration");
 	pw = getpwuid(task.uid);
 	if (pw == NULL)
 		task_fail(&task, "no passwd entry for uid %u", (unsigned)task.uid);
@@ -166,7 +167,7 @@ int remote_exit(spank_t sp)
 	}
 	if (pid == 0) {
 		char *env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		               home, user, NULL};
+			       home, user, NULL};
 		if (become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
 			_exit(1);
 		oci_launch_sweep(context.conf, &vars, env);

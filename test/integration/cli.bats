@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# The spank-oci command line: check, spec, run (outside Slurm, as an ordinary user).
+
+load common
+
+CLI="$REPO/build/spank-oci"
+
+setup_file() {
+	write_config
+}
+
+teardown() {
+	assert_no_leftovers
+}
+
+@test "spank-oci check accepts oci.conf.example" {
+	run "$CLI" check --config "$REPO/oci.conf.example"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ok (runtime runc, RunTimeRun)"* ]]
+}
+
+@test "spank-oci check names file:line and the text of an unknown key" {
+	printf 'RunTimeRun="runc run %%b"\n# fine\nBogusKey=1\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	run "$CLI" check --config "$BATS_TEST_TMPDIR/bad.conf"
+	[ "$status" -ne 0 ]
+	[ "$output" = "spank-oci: $BATS_TEST_TMPDIR/bad.conf:3: unknown key 'BogusKey': 'BogusKey=1'" ]
+}
+
+@test "spank-oci check reports a runtime program that does not exist" {
+	sed 's#/usr/sbin/runc#/no/such/runc#' "$REPO/oci.conf.example" >"$BATS_TEST_TMPDIR/c.conf"
+	run "$CLI" check --config "$BATS_TEST_TMPDIR/c.conf"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runtime /no/such/runc: No such file or directory"* ]]
+}
+
+@test "spank-oci check warns about an oci.conf next to slurm.conf" {
+	mkdir -p "$BATS_TEST_TMPDIR/etc"
+	touch "$BATS_TEST_TMPDIR/etc/slurm.conf" "$BATS_TEST_TMPDIR/etc/oci.conf"
+	SLURM_CONF="$BATS_TEST_TMPDIR/etc/slurm.conf" run "$CLI" check --config "$REPO/oci.conf.example"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: $BATS_TEST_TMPDIR/etc/oci.conf exists"* ]]
+}
+
+@test "spank-oci spec prints the config.json a task of the user would get" {
+	run_split as_user "$CLI" spec --config "$CONFIG" --bundle "$F/bundle" -- printenv A
+	[ "$status" -eq 0 ]
+	[ "$(jq -c .process.args <<<"$output")" = '["printenv","A"]' ]
+	[ "$(jq -r .root.path <<<"$output")" = "$F/bundle/rootfs" ]
+	[ "$(jq -r '.linux.namespaces | map(.type) | join(",")' <<<"$output")" = "user,mount" ]
+	[ "$(jq -r '.linux.uidMappings[0].hostID' <<<"$output")" = "$TEST_UID" ]
+	[ "$(jq -r '.linux.cgroupsPath // "none"' <<<"$output")" = "none" ]
+}
+
+@test "spank-oci run prints the container's os-release and passes exit status 7 through" {
+	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- \
+		sh -c 'cat /etc/os-release; exit 7'
+	[ "$status" -eq 7 ]
+	[[ "$output" == *'NAME="spank-oci busybox"'* ]]
+}
+
+@test "spank-oci run refuses to run a container as root" {
+	run "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- true
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"refusing to run a container as root"* ]]
+}
+
+@test "spank-oci run: a missing bundle is one clear line and a non-zero exit" {
+	run_split as_user "$CLI" run --config "$CONFIG" --bundle /nonexistent -- true
+	[ "$status" -ne 0 ]
+	[ "$stderr" = "spank-oci: bundle /nonexistent: No such file or directory" ]
+}
+
+@test "spank-oci --help and each command's --help" {
+	for cmd in "" check spec run; do
+		run "$CLI" $cmd --help
+		[ "$status" -eq 0 ]
+		[[ "$output" == usage:* ]]
+	done
+}

@@ -1,0 +1,107 @@
+# Shared helpers for the integration tests: a real Slurm (scripts/cluster), real runc or
+# crun, real rootless containers, jobs run as the ordinary test user.
+
+: "${SPANK_OCI_CLUSTER_DIR:=/tmp/spank-oci-cluster}"
+: "${SPANK_OCI_TEST_USER:=ocitest}"
+: "${RUNTIME:=runc}"
+export SLURM_CONF="$SPANK_OCI_CLUSTER_DIR/slurm/slurm.conf"
+REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+F="$SPANK_OCI_CLUSTER_DIR/fixtures"
+CONFIG="$SPANK_OCI_CLUSTER_DIR/spank-oci.conf"
+WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory
+TEST_UID="$(id -u "$SPANK_OCI_TEST_USER")"
+SPOOL="/tmp/spank-oci-$TEST_UID"
+
+# Runs a command as the test user, in $WORK, with the cluster's configuration.
+as_user() {
+	(cd "$WORK" && runuser -u "$SPANK_OCI_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" \
+		PATH=/usr/local/bin:/usr/bin:/bin "$@")
+}
+
+# Like bats' run, but keeps stderr apart: $output is stdout, $stderr is stderr.
+run_split() {
+	local errfile="$BATS_TEST_TMPDIR/stderr.$$"
+	status=0
+	output="$("$@" 2>"$errfile")" || status=$?
+	stderr="$(cat "$errfile")"
+	rm -f "$errfile"
+}
+
+# Writes the test configuration for $RUNTIME (runc or crun) to $CONFIG.
+write_config() {
+	case "$RUNTIME" in
+	runc)
+		cat >"$CONFIG" <<-'CONF'
+			RunTimeRun="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json run --bundle %b %u.%j.%s.%t"
+			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
+			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
+		CONF
+		;;
+	crun)
+		cat >"$CONFIG" <<-'CONF'
+			RunTimeRun="/usr/bin/crun --root=%m/crun --log=file:%b/runtime.log --log-format=json --cgroup-manager=disabled run --bundle %b %u.%j.%s.%t"
+			RunTimeKill="/usr/bin/crun --root=%m/crun kill %u.%j.%s.%t KILL"
+			RunTimeDelete="/usr/bin/crun --root=%m/crun delete --force %u.%j.%s.%t"
+		CONF
+		;;
+	*)
+		echo "unknown RUNTIME $RUNTIME" >&2
+		return 1
+		;;
+	esac
+	chmod 0644 "$CONFIG"
+}
+
+# Waits (bounded) until job $1 has left the queue.
+wait_job() {
+	local i
+	for i in $(seq 1 300); do
+		[ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	echo "job $1 still queued" >&2
+	return 1
+}
+
+# Nothing of the test user's containers may remain: no process, no runtime state, no
+# generated files. Waits a little for a cancelled step's cleanup to finish.
+assert_no_leftovers() {
+	local i procs
+	for i in $(seq 1 100); do
+		procs="$(pgrep -u "$SPANK_OCI_TEST_USER" -a | grep -v -e ' srun' -e ' salloc' -e ' sbatch' || true)"
+		if [ -z "$procs" ] && [ -z "$(ls -A "$SPOOL" 2>/dev/null)" ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	if [ -n "$procs" ]; then
+		echo "processes left: $procs" >&2
+		return 1
+	fi
+	if [ -n "$(ls -A "$SPOOL" 2>/dev/null)" ]; then
+		echo "generated files left:" >&2
+		find "$SPOOL" >&2
+		return 1
+	fi
+	# runtime state: whatever --root a runtime used lived under $SPOOL, which is gone.
+	# The bundles themselves must be as they were (no mount points left in them).
+	if ! diff <(fixture_listing) "$SPANK_OCI_CLUSTER_DIR/fixtures.list" >&2; then
+		echo "the fixtures were modified (above)" >&2
+		return 1
+	fi
+}
+
+fixture_listing() {
+	(cd "$F" && find . -path ./scratch -prune -o -print | sort)
+}
+
+# The node must still be usable (not drained) after a test.
+assert_node_idle() {
+	local state
+	state="$(sinfo -h -o %T)"
+	case "$state" in idle | mixed | allocated) ;; *)
+		echo "node state: $state" >&2
+		return 1
+		;;
+	esac
+}

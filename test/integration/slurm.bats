@@ -1,0 +1,238 @@
+#!/usr/bin/env bats
+# srun, sbatch and salloc --container against the real local Slurm, as an ordinary user.
+
+load common
+
+setup_file() {
+	write_config
+	# distinct bundles, to tell which one a task ran in
+	for b in B1 C2 D3 E5; do
+		mkdir -p "$F/scratch/$b"
+		[ -e "$F/scratch/$b/rootfs" ] || cp -a "$F/rootfs-only" "$F/scratch/$b/rootfs"
+		echo "$b" >"$F/scratch/$b/rootfs/etc/fixture-name"
+	done
+	chmod -R a+rX "$F/scratch"
+}
+
+teardown() {
+	assert_no_leftovers
+	assert_node_idle
+}
+
+@test "srun --container prints the container's os-release, not the host's" {
+	run_split as_user srun --container="$F/bundle" grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = 'NAME="spank-oci busybox"' ]
+	! grep -q 'spank-oci busybox' /etc/os-release
+}
+
+@test "sbatch --container runs the batch script in the container" {
+	job="$(as_user sbatch --parsable --container="$F/bundle" -o "$WORK/sbatch-%j.out" \
+		--wrap 'grep ^NAME /etc/os-release')"
+	wait_job "$job"
+	[ "$(cat "$WORK/sbatch-$job.out")" = 'NAME="spank-oci busybox"' ]
+	scontrol show job "$job" | grep -q 'ExitCode=0:0'
+}
+
+@test "salloc --container runs its command in the container" {
+	run_split as_user salloc --container="$F/bundle" grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = 'NAME="spank-oci busybox"' ]
+}
+
+@test "a rootfs directory without config.json works as a container" {
+	run_split as_user srun --container="$F/rootfs-only" grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = 'NAME="spank-oci busybox"' ]
+}
+
+@test "the exit status of the container is the task's" {
+	run_split as_user srun --container="$F/bundle" sh -c 'exit 3'
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"task 0: Exited with exit code 3"* ]]
+}
+
+@test "a container killed by a signal is reported as Slurm reports a host task" {
+	run_split as_user srun sh -c 'kill -9 $$'
+	host_status=$status
+	host_stderr=$stderr
+	run_split as_user srun --container="$F/bundle" sh -c 'kill -9 $$'
+	[ "$status" -eq "$host_status" ]
+	[[ "$host_stderr" == *"task 0: Killed"* ]]
+	[[ "$stderr" == *"task 0: Killed"* ]]
+}
+
+@test "stdin reaches the container and end of file ends it" {
+	run bash -c "cd '$WORK' && echo hi | runuser -u '$SPANK_OCI_TEST_USER' -- \
+		env SLURM_CONF='$SLURM_CONF' srun --container='$F/bundle' cat"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hi" ]
+}
+
+@test "stdout and stderr stay separate" {
+	run_split as_user srun --container="$F/bundle" sh -c 'echo out; echo err >&2'
+	[ "$status" -eq 0 ]
+	[ "$output" = "out" ]
+	[[ "$stderr" == *err* ]]
+	[[ "$stderr" != *out* ]]
+}
+
+@test "srun -n 4 runs 4 containerized tasks on one node, each with its own SLURM_PROCID" {
+	run_split as_user srun -n 4 --container="$F/bundle" sh -c 'echo "$SLURM_PROCID $(cat /etc/fixture-name 2>/dev/null || grep ^NAME /etc/os-release)"'
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | sort)" = "$(printf '%s NAME="spank-oci busybox"\n' 0 1 2 3)" ]
+}
+
+@test "the job's environment and working directory reach the container" {
+	run_split as_user env MY_VAR='a b' srun --chdir=/tmp --container="$F/bundle" \
+		sh -c 'echo "$SLURM_JOB_ID|$MY_VAR|$(pwd)|$BUNDLE_ONLY_VAR"'
+	[ "$status" -eq 0 ]
+	IFS='|' read -r jobid myvar cwd bundlevar <<<"$output"
+	[[ "$jobid" =~ ^[0-9]+$ ]]
+	[ "$myvar" = "a b" ]
+	[ "$cwd" = "/tmp" ]
+	# the bundle's own variables fill what the task does not set
+	[ "$bundlevar" = "from-bundle" ]
+}
+
+@test "a working directory missing in the container becomes /" {
+	run_split as_user srun --chdir="$WORK" --container="$F/bundle" pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = "/" ]
+}
+
+@test "inheritance: an explicit --container beats an inherited SLURM_CONTAINER" {
+	run_split as_user env SLURM_CONTAINER="$F/scratch/B1" srun --container="$F/scratch/C2" cat /etc/fixture-name
+	[ "$status" -eq 0 ]
+	[ "$output" = "C2" ]
+}
+
+@test "inheritance: without --container a step inherits SLURM_CONTAINER" {
+	run_split as_user env SLURM_CONTAINER="$F/scratch/B1" srun cat /etc/fixture-name
+	[ "$status" -eq 0 ]
+	[ "$output" = "B1" ]
+}
+
+@test "inheritance: sbatch --container beats an inherited SLURM_CONTAINER" {
+	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" sbatch --parsable \
+		--container="$F/scratch/D3" -o "$WORK/inherit-%j.out" --wrap 'cat /etc/fixture-name')"
+	wait_job "$job"
+	[ "$(cat "$WORK/inherit-$job.out")" = "D3" ]
+}
+
+@test "inheritance: SRUN_CONTAINER and SBATCH_CONTAINER beat an inherited SLURM_CONTAINER" {
+	run_split as_user env SLURM_CONTAINER="$F/scratch/B1" SRUN_CONTAINER="$F/scratch/E5" srun cat /etc/fixture-name
+	[ "$status" -eq 0 ]
+	[ "$output" = "E5" ]
+	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" SBATCH_CONTAINER="$F/scratch/D3" \
+		sbatch --parsable -o "$WORK/env-%j.out" --wrap 'cat /etc/fixture-name')"
+	wait_job "$job"
+	[ "$(cat "$WORK/env-$job.out")" = "D3" ]
+}
+
+@test "--no-container runs one step on the host despite an inherited container" {
+	run_split as_user env SLURM_CONTAINER="$F/scratch/B1" srun --no-container grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(grep ^NAME /etc/os-release)" ]
+	run_split as_user srun --container="$F/scratch/B1" --no-container true
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"--container and --no-container exclude each other"* ]]
+}
+
+@test "scancel of a running container step leaves nothing behind" {
+	as_user srun --container="$F/bundle" sh -c 'echo started; sleep 300' >"$WORK/scancel.out" 2>&1 &
+	for i in $(seq 1 100); do
+		grep -q started "$WORK/scancel.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q started "$WORK/scancel.out"
+	pgrep -u "$SPANK_OCI_TEST_USER" -x sleep
+	[ -n "$(ls -A "$SPOOL")" ] # generated files exist while it runs
+	scancel -u "$SPANK_OCI_TEST_USER"
+	wait || true
+	# teardown asserts: no process, no runtime state, no generated files
+}
+
+@test "a bundle path with a space and \$(touch ...) is data, not shell" {
+	bundle="$F/my bundle/\$(touch x)"
+	[ -d "$bundle/rootfs" ]
+	run_split as_user srun --container="$bundle" grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = 'NAME="spank-oci busybox"' ]
+	[ ! -e "$WORK/x" ]
+	[ ! -e /x ]
+	[ ! -e "$F/my bundle/x" ]
+	[ ! -e "/home/$SPANK_OCI_TEST_USER/x" ]
+}
+
+# Error cases: one line from spank-oci on the user's stderr, a non-zero exit, and
+# nothing run on the host (the command would create a marker file there).
+
+@test "error: a missing bundle" {
+	run_split as_user srun --container=/nonexistent/bundle touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[ "$(grep -c '^spank-oci: ' <<<"$stderr")" -eq 1 ]
+	[[ "$stderr" == *"spank-oci: bundle /nonexistent/bundle: No such file or directory"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "error: an unreadable bundle" {
+	mkdir -p "$F/scratch/private/rootfs/bin"
+	chmod 0700 "$F/scratch/private"
+	run_split as_user srun --container="$F/scratch/private" touch "$WORK/marker"
+	chmod 0755 "$F/scratch/private"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: bundle $F/scratch/private: Permission denied"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "error: a bundle without rootfs" {
+	mkdir -p "$F/scratch/norootfs"
+	cp "$F/bundle/config.json" "$F/scratch/norootfs/"
+	chmod -R a+rX "$F/scratch/norootfs"
+	run_split as_user srun --container="$F/scratch/norootfs" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: bundle $F/scratch/norootfs has no rootfs"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "error: the runtime binary is absent" {
+	sed -i -e 's#/usr/sbin/runc #/nonexistent/runtime #' -e 's#/usr/bin/crun #/nonexistent/runtime #' "$CONFIG"
+	run_split as_user srun --container="$F/bundle" touch "$WORK/marker"
+	write_config
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: runtime /nonexistent/runtime: No such file or directory"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "error: the runtime fails to create the container" {
+	mkdir -p "$F/scratch/badmount"
+	ln -sfn "$F/rootfs-only" "$F/scratch/badmount/rootfs"
+	python3 - "$F/bundle/config.json" "$F/scratch/badmount/config.json" <<-'PY'
+		import json, sys
+		c = json.load(open(sys.argv[1]))
+		c["mounts"] = [{"destination": "/mnt", "type": "nosuchfs", "source": "none"}]
+		json.dump(c, open(sys.argv[2], "w"))
+	PY
+	chmod -R a+rX "$F/scratch/badmount"
+	run_split as_user srun --container="$F/scratch/badmount" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: $RUNTIME: "* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "error: a bad configuration names file:line" {
+	echo 'NoSuchKey=1' >>"$CONFIG"
+	run_split as_user srun --container="$F/bundle" touch "$WORK/marker"
+	write_config
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: $CONFIG:4: unknown key 'NoSuchKey': 'NoSuchKey=1'"* ]]
+	[ ! -e "$WORK/marker" ]
+	grep -q "spank-oci: .*unknown key 'NoSuchKey'" "$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.log"
+}
+
+@test "a step without --container is untouched by the plugin" {
+	run_split as_user srun grep ^NAME /etc/os-release
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(grep ^NAME /etc/os-release)" ]
+}

@@ -1,0 +1,702 @@
+/*
+ * launcher/spec.c: the config.json of one task, for a bundle with its own config.json and
+ * for a bare root filesystem. The whole result is compared with golden files
+ * (UPDATE_GOLDEN=1 rewrites them); the rules are also asserted one by one below.
+ */
+#include "unit.h"
+
+#include <jansson.h>
+#include <sys/statvfs.h>
+
+#include "conf/conf.h"
+#include "launcher/bundle.h"
+#include "launcher/spec.h"
+
+#define GOLDEN_DIR "test/unit/golden"
+
+/* Resembles `runc spec --rootless`, plus what the task must not inherit. */
+static const char bundle_config[] =
+	"{\n"
+	"  \"ociVersion\": \"1.0.2-dev\",\n"
+	"  \"process\": {\n"
+	"    \"terminal\": true,\n"
+	"    \"consoleSize\": {\"height\": 24, \"width\": 80},\n"
+	"    \"user\": {\"uid\": 0, \"gid\": 0},\n"
+	"    \"args\": [\"sh\"],\n"
+	"    \"env\": [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\n"
+	"            \"TERM=xterm\", \"BUNDLE_ONLY=1\", \"HOME=/bundlehome\"],\n"
+	"    \"cwd\": \"/\",\n"
+	"    \"capabilities\": {\n"
+	"      \"bounding\": [\"CAP_AUDIT_WRITE\", \"CAP_KILL\"],\n"
+	"      \"effective\": [\"CAP_AUDIT_WRITE\", \"CAP_KILL\"],\n"
+	"      \"permitted\": [\"CAP_AUDIT_WRITE\", \"CAP_KILL\"],\n"
+	"      \"ambient\": [\"CAP_AUDIT_WRITE\", \"CAP_KILL\"]\n"
+	"    },\n"
+	"    \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024}],\n"
+	"    \"noNewPrivileges\": false\n"
+	"  },\n"
+	"  \"root\": {\"path\": \"rootfs\", \"readonly\": true},\n"
+	"  \"hostname\": \"runc\",\n"
+	"  \"mounts\": [\n"
+	"    {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},\n"
+	"    {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
+	"     \"options\": [\"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\"]},\n"
+	"    {\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n"
+	"     \"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\"]},\n"
+	"    {\"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n"
+	"     \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"mode=1777\"]},\n"
+	"    {\"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n"
+	"     \"options\": [\"nosuid\", \"noexec\", \"nodev\"]},\n"
+	"    {\"destination\": \"/sys\", \"type\": \"none\", \"source\": \"/sys\",\n"
+	"     \"options\": [\"rbind\", \"nosuid\", \"noexec\", \"nodev\", \"ro\"]},\n"
+	"    {\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
+	"     \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\"]},\n"
+	"    {\"destination\": \"/scratch\", \"type\": \"bind\", \"source\": \"/scratch\",\n"
+	"     \"options\": [\"rbind\", \"rw\"]}\n"
+	"  ],\n"
+	"  \"linux\": {\n"
+	"    \"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}],\n"
+	"    \"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}],\n"
+	"    \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"ipc\"}, {\"type\": \"uts\"},\n"
+	"                   {\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": "
+	"\"network\"}],\n"
+	"    \"maskedPaths\": [\"/proc/acpi\", \"/proc/kcore\", \"/sys/firmware\"],\n"
+	"    \"readonlyPaths\": [\"/proc/bus\", \"/proc/sys\"],\n"
+	"    \"cgroupsPath\": \"/escape\",\n"
+	"    \"resources\": {\"memory\": {\"limit\": 1}},\n"
+	"    \"sysctl\": {\"net.ipv4.ip_forward\": \"1\"}\n"
+	"  },\n"
+	"  \"hooks\": {\n"
+	"    \"prestart\": [{\"path\": \"/usr/bin/netns-setup\", \"args\": [\"netns-setup\"]}],\n"
+	"    \"poststop\": [{\"path\": \"/usr/bin/cleanup\", \"args\": [\"cleanup\", \"-v\"]}]\n"
+	"  }\n"
+	"}\n";
+
+static const char conf_text[] =
+	"RunTimeRun=\"/usr/sbin/runc --root %m/runc run --bundle %b %u.%j.%s.%t\"\n"
+	"RunTimeKill=\"/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL\"\n"
+	"RunTimeDelete=\"/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t\"\n"
+	"DisableHooks=prestart\n"
+	"EnvExclude=\"^SECRET=\"\n";
+
+static char *const task_argv[] = {"printenv", "A B", NULL};
+static char *const task_env[] = {"PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42",
+				 "SECRET=x", NULL};
+
+static const struct oci_task base_task = {
+	.uid = 1234,
+	.gid = 5678,
+	.user = "alice",
+	.home = "/home/alice",
+	.job_id = 42,
+	.step_id = 3,
+	.task_id = 7,
+	.node = "n1",
+	.argv = task_argv,
+	.env = task_env,
+	.cwd = "/work",
+	.tty = false,
+	.batch_script = NULL,
+};
+
+struct fixture {
+	char *dir;
+	struct oci_conf *conf;
+	struct oci_bundle *bundle; /* dir/bundle: config.json and rootfs/ */
+	struct oci_bundle *rootfs; /* dir/rootfs: a bare root filesystem */
+	struct oci_task task;
+	json_t *spec;
+};
+
+static int setup(void **state)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *conf_path = NULL, *bundle = NULL, *rootfs = NULL;
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->dir = make_tmpdir();
+	f->task = base_task;
+	conf_path = xasprintf("%s/oci.conf", f->dir);
+	write_text(conf_path, NULL, conf_text);
+	assert_ok(oci_conf_load(conf_path, &f->conf, &err), err);
+
+	make_dir(f->dir, "bundle", 0755);
+	make_dir(f->dir, "bundle/rootfs", 0755);
+	make_dir(f->dir, "bundle/rootfs/bin", 0755);
+	make_dir(f->dir, "bundle/rootfs/etc", 0755);
+	make_dir(f->dir, "bundle/rootfs/work", 0755);
+	write_text(f->dir, "bundle/config.json", bundle_config);
+	make_dir(f->dir, "rootfs", 0755);
+	make_dir(f->dir, "rootfs/bin", 0755);
+	make_dir(f->dir, "rootfs/etc", 0755);
+
+	bundle = xasprintf("%s/bundle", f->dir);
+	rootfs = xasprintf("%s/rootfs", f->dir);
+	assert_ok(oci_bundle_open(bundle, false, &f->bundle, &err), err);
+	assert_ok(oci_bundle_open(rootfs, false, &f->rootfs, &err), err);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	json_decref(f->spec);
+	oci_bundle_free(f->bundle);
+	oci_bundle_free(f->rootfs);
+	oci_conf_free(f->conf);
+	rm_tree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static json_t *build(struct fixture *f, const struct oci_bundle *bundle, bool remap_root)
+{
+	cleanup_error oci_error_t err = NULL;
+	struct spec_input in = {
+		.conf = f->conf,
+		.bundle = bundle,
+		.task = &f->task,
+		.remap_root = remap_root,
+	};
+
+	json_decref(f->spec);
+	f->spec = NULL;
+	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_non_null(f->spec);
+	return f->spec;
+}
+
+/* Follows a dotted path of object keys ("process.user.uid"); NULL when absent. */
+static json_t *jget(json_t *root, const char *path)
+{
+	cleanup_free char *copy = strdup(path);
+	char *save = NULL;
+
+	assert_non_null(copy);
+	for (char *k = strtok_r(copy, ".", &save); k != NULL && root != NULL;
+	     k = strtok_r(NULL, ".", &save))
+		root = json_object_get(root, k);
+	return root;
+}
+
+static const char *jstr(json_t *root, const char *path)
+{
+	json_t *v = jget(root, path);
+
+	if (!json_is_string(v))
+		fail_msg("%s is not a string", path);
+	return json_string_value(v);
+}
+
+static json_int_t jint(json_t *root, const char *path)
+{
+	json_t *v = jget(root, path);
+
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", path);
+	return json_integer_value(v);
+}
+
+/* Fails unless the JSON array at path holds exactly the strings of want. */
+static void assert_jstrings(json_t *root, const char *path, const char *const *want)
+{
+	json_t *a = jget(root, path);
+	size_t n = 0;
+
+	if (!json_is_array(a))
+		fail_msg("%s is not an array", path);
+	for (; want[n] != NULL; n++) {
+		const char *got = json_string_value(json_array_get(a, n));
+		if (got == NULL || strcmp(got, want[n]) != 0)
+			fail_msg("%s[%zu] is '%s', expected '%s'", path, n, got ? got : "(none)",
+				 want[n]);
+	}
+	if (json_array_size(a) != n)
+		fail_msg("%s has %zu entries, expected %zu", path, json_array_size(a), n);
+}
+
+#define STRINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static json_t *find_mount(json_t *spec, const char *dest)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(json_object_get(spec, "mounts"), i, m)
+	{
+		if (strcmp(json_string_value(json_object_get(m, "destination")), dest) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* The options a read-only bind of src gets: "ro" and the flags src is mounted with. */
+static json_t *ro_bind_options(const char *recursive, const char *src)
+{
+	struct statvfs vfs;
+	json_t *opts = json_pack("[s,s]", recursive, "ro");
+
+	assert_int_equal(statvfs(src, &vfs), 0);
+	if (vfs.f_flag & ST_NOSUID)
+		json_array_append_new(opts, json_string("nosuid"));
+	if (vfs.f_flag & ST_NODEV)
+		json_array_append_new(opts, json_string("nodev"));
+	if (vfs.f_flag & ST_NOEXEC)
+		json_array_append_new(opts, json_string("noexec"));
+	return opts;
+}
+
+static void assert_json_equal(json_t *got, json_t *want, const char *what)
+{
+	if (!json_equal(got, want)) {
+		cleanup_free char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+		cleanup_free char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+		fail_msg("%s is %s, expected %s", what, g ? g : "(null)", w ? w : "(null)");
+	}
+}
+
+/* The rules every generated config.json follows, whatever the bundle. */
+static void assert_common_rules(struct fixture *f, json_t *spec, const struct oci_bundle *b,
+				bool remap_root)
+{
+	json_t *m, *want;
+	unsigned long inside_uid = remap_root ? 0 : f->task.uid;
+	unsigned long inside_gid = remap_root ? 0 : f->task.gid;
+
+	/* the process is the task */
+	assert_jstrings(spec, "process.args", STRINGS("printenv", "A B"));
+	assert_true(json_is_false(jget(spec, "process.terminal")));
+	assert_true(json_is_true(jget(spec, "process.noNewPrivileges")));
+	assert_int_equal(jint(spec, "process.user.uid"), inside_uid);
+	assert_int_equal(jint(spec, "process.user.gid"), inside_gid);
+	assert_null(jget(spec, "process.rlimits"));
+	assert_null(jget(spec, "process.consoleSize"));
+	assert_non_null(jget(spec, "process.capabilities.bounding"));
+
+	/* the root filesystem, by absolute path */
+	assert_string_equal(jstr(spec, "root.path"), b->rootfs);
+	assert_true(jstr(spec, "root.path")[0] == '/');
+
+	/* the node's hostname: no UTS namespace */
+	assert_null(jget(spec, "hostname"));
+
+	/* only user and mount namespaces, one id mapped: the user's own */
+	assert_json_equal(jget(spec, "linux.namespaces"),
+			  want = json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"),
+			  "linux.namespaces");
+	json_decref(want);
+	assert_json_equal(jget(spec, "linux.uidMappings"),
+			  want = json_pack("[{s:I,s:I,s:i}]", "containerID", (json_int_t)inside_uid,
+					   "hostID", (json_int_t)1234, "size", 1),
+			  "linux.uidMappings");
+	json_decref(want);
+	assert_json_equal(jget(spec, "linux.gidMappings"),
+			  want = json_pack("[{s:I,s:I,s:i}]", "containerID", (json_int_t)inside_gid,
+					   "hostID", (json_int_t)5678, "size", 1),
+			  "linux.gidMappings");
+	json_decref(want);
+
+	/* Slurm's cgroup and limits stay; nothing that needs privileges */
+	assert_null(jget(spec, "linux.cgroupsPath"));
+	assert_null(jget(spec, "linux.resources"));
+	assert_null(jget(spec, "linux.sysctl"));
+	assert_null(jget(spec, "linux.maskedPaths"));
+	assert_null(jget(spec, "linux.readonlyPaths"));
+	assert_null(jget(spec, "linux.devices"));
+
+	/* /proc, /sys and /dev are the host's, first, recursively bound */
+	m = json_array_get(json_object_get(spec, "mounts"), 0);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:[s]}", "destination", "/proc", "type",
+					   "bind", "source", "/proc", "options", "rbind"),
+			  "mounts[0]");
+	json_decref(want);
+	m = json_array_get(json_object_get(spec, "mounts"), 1);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:o}", "destination", "/sys", "type",
+					   "bind", "source", "/sys", "options",
+					   ro_bind_options("rbind", "/sys")),
+			  "mounts[1]");
+	json_decref(want);
+	m = json_array_get(json_object_get(spec, "mounts"), 2);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:[s]}", "destination", "/dev", "type",
+					   "bind", "source", "/dev", "options", "rbind"),
+			  "mounts[2]");
+	json_decref(want);
+}
+
+/* ---- golden files ----------------------------------------------------------------------- */
+
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+	char *out = NULL;
+	size_t cap = 0, n = strlen(from);
+	FILE *mem = open_memstream(&out, &cap);
+	const char *p;
+
+	assert_non_null(mem);
+	while ((p = strstr(text, from)) != NULL) {
+		fwrite(text, 1, (size_t)(p - text), mem);
+		fputs(to, mem);
+		text = p + n;
+	}
+	fputs(text, mem);
+	fclose(mem);
+	return out;
+}
+
+/*
+ * The whole spec, as text that does not depend on the machine: the temporary directory
+ * becomes @TMP@, and the mount flags that the read-only /sys bind copies from the host's
+ * /sys (asserted separately against statvfs) are left out.
+ */
+static char *golden_text(struct fixture *f, json_t *spec)
+{
+	json_t *copy = json_deep_copy(spec);
+	json_t *sys = find_mount(copy, "/sys"), *opts = json_object_get(sys, "options");
+	cleanup_free char *text = NULL;
+	char *out;
+
+	assert_non_null(opts);
+	for (size_t i = json_array_size(opts); i-- > 0;) {
+		const char *o = json_string_value(json_array_get(opts, i));
+		if (strcmp(o, "nosuid") == 0 || strcmp(o, "nodev") == 0 || strcmp(o, "noexec") == 0)
+			json_array_remove(opts, i);
+	}
+	text = json_dumps(copy, JSON_SORT_KEYS | JSON_INDENT(2));
+	json_decref(copy);
+	assert_non_null(text);
+	out = replace_all(text, f->dir, "@TMP@");
+	assert_null(strstr(out, "/tmp/spank-oci-unit-"));
+	return out;
+}
+
+static void compare_golden(struct fixture *f, json_t *spec, const char *name)
+{
+	cleanup_free char *path = xasprintf(GOLDEN_DIR "/%s", name);
+	cleanup_free char *got = golden_text(f, spec), *want = NULL;
+	const char *update = getenv("UPDATE_GOLDEN");
+
+	if (update != NULL && strcmp(update, "1") == 0) {
+		cleanup_free char *with_nl = xasprintf("%s\n", got);
+		mkdir(GOLDEN_DIR, 0755);
+		write_text(path, NULL, with_nl);
+		print_message("wrote %s\n", path);
+		return;
+	}
+	want = read_text(path);
+	if (want == NULL)
+		fail_msg("cannot read %s (run from the repository root; UPDATE_GOLDEN=1 writes it)",
+			 path);
+	if (strlen(want) > 0 && want[strlen(want) - 1] == '\n')
+		want[strlen(want) - 1] = '\0';
+	if (strcmp(got, want) != 0) {
+		print_error("--- %s\n%s\n--- generated\n%s\n", path, want, got);
+		fail_msg("the generated config.json differs from %s", path);
+	}
+}
+
+/* A bundle with its own config.json; the runc default: uid 0 inside. */
+static void bundle_spec_golden(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = build(f, f->bundle, true), *m;
+	cleanup_free char *rootfs = xasprintf("%s/bundle/rootfs", f->dir);
+
+	assert_common_rules(f, spec, f->bundle, true);
+	assert_string_equal(f->bundle->rootfs, rootfs);
+	/* the bundle's ociVersion and capabilities stay */
+	assert_string_equal(jstr(spec, "ociVersion"), "1.0.2-dev");
+	assert_jstrings(spec, "process.capabilities.ambient",
+			STRINGS("CAP_AUDIT_WRITE", "CAP_KILL"));
+	/* the task's environment, minus EnvExclude; the bundle's fills only the gaps */
+	assert_jstrings(spec, "process.env",
+			STRINGS("PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42",
+				"TERM=xterm", "BUNDLE_ONLY=1"));
+	/* /work exists in this rootfs */
+	assert_string_equal(jstr(spec, "process.cwd"), "/work");
+	/* root.readonly comes from the bundle */
+	assert_true(json_is_true(jget(spec, "root.readonly")));
+	/* the bundle's /proc, /sys and /dev* mounts give way to the host's; /scratch stays */
+	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 4);
+	m = find_mount(spec, "/scratch");
+	assert_non_null(m);
+	assert_string_equal(jstr(m, "source"), "/scratch");
+	assert_jstrings(m, "options", STRINGS("rbind", "rw"));
+	assert_null(find_mount(spec, "/dev/pts"));
+	assert_null(find_mount(spec, "/dev/shm"));
+	assert_null(find_mount(spec, "/dev/mqueue"));
+	assert_null(find_mount(spec, "/sys/fs/cgroup"));
+	assert_string_equal(jstr(find_mount(spec, "/proc"), "type"), "bind");
+	/* DisableHooks=prestart */
+	assert_null(jget(spec, "hooks.prestart"));
+	assert_string_equal(jstr(json_array_get(jget(spec, "hooks.poststop"), 0), "path"),
+			    "/usr/bin/cleanup");
+
+	compare_golden(f, spec, "spec_bundle.json");
+}
+
+/* A bare root filesystem; uid and gid of the user inside. */
+static void rootfs_spec_golden(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = build(f, f->rootfs, false);
+	cleanup_free char *rootfs = xasprintf("%s/rootfs", f->dir);
+
+	assert_null(f->rootfs->config);
+	assert_common_rules(f, spec, f->rootfs, false);
+	assert_string_equal(f->rootfs->rootfs, rootfs);
+	assert_jstrings(spec, "process.env",
+			STRINGS("PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42"));
+	/* there is no /work in this rootfs */
+	assert_string_equal(jstr(spec, "process.cwd"), "/");
+	assert_false(json_is_true(jget(spec, "root.readonly")));
+	/* a complete spec: version, default capabilities, only the host's mounts */
+	assert_string_equal(jstr(spec, "ociVersion"), "1.0.2");
+	assert_jstrings(spec, "process.capabilities.bounding",
+			STRINGS("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"));
+	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 3);
+	assert_null(jget(spec, "hooks"));
+
+	compare_golden(f, spec, "spec_rootfs.json");
+}
+
+/* ---- the rules, bundle kind by bundle kind ---------------------------------------------- */
+
+static void bundle_without_remap_root(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = build(f, f->bundle, false);
+
+	assert_common_rules(f, spec, f->bundle, false);
+	assert_int_equal(jint(spec, "process.user.uid"), 1234);
+	assert_int_equal(jint(spec, "process.user.gid"), 5678);
+	assert_int_equal(jint(json_array_get(jget(spec, "linux.uidMappings"), 0), "containerID"),
+			 1234);
+}
+
+static void rootfs_with_remap_root(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = build(f, f->rootfs, true);
+
+	assert_common_rules(f, spec, f->rootfs, true);
+	assert_int_equal(jint(spec, "process.user.uid"), 0);
+	assert_int_equal(jint(spec, "process.user.gid"), 0);
+	assert_int_equal(jint(json_array_get(jget(spec, "linux.gidMappings"), 0), "hostID"), 5678);
+}
+
+static void cwd_must_exist_in_rootfs(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *link = xasprintf("%s/bundle/rootfs/wlink", f->dir);
+	cleanup_free char *hostlink = xasprintf("%s/bundle/rootfs/hostlink", f->dir);
+	cleanup_free char *hostdir = xasprintf("%s/rootfs", f->dir);
+
+	f->task.cwd = "/nonexistent";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/");
+	f->task.cwd = "work";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/");
+	f->task.cwd = NULL;
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/");
+	f->task.cwd = "/work";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/work");
+	f->task.cwd = "/etc";
+	assert_string_equal(jstr(build(f, f->rootfs, true), "process.cwd"), "/etc");
+
+	/* symlinks resolve inside the rootfs, as in the container */
+	assert_int_equal(symlink("/work", link), 0);
+	f->task.cwd = "/wlink";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/wlink");
+	/* an absolute target that exists on the host only does not count */
+	assert_int_equal(symlink(hostdir, hostlink), 0);
+	f->task.cwd = "/hostlink";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/");
+	/* nor does a way out with .. */
+	f->task.cwd = "/../../../../../../tmp";
+	assert_string_equal(jstr(build(f, f->bundle, true), "process.cwd"), "/");
+}
+
+static void terminal_follows_the_task(void **state)
+{
+	struct fixture *f = *state;
+
+	f->task.tty = true;
+	assert_true(json_is_true(jget(build(f, f->rootfs, true), "process.terminal")));
+	f->task.tty = false;
+	assert_true(json_is_false(jget(build(f, f->bundle, true), "process.terminal")));
+}
+
+static void spool_and_batch_script_mounts(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *script = xasprintf("%s/slurm_script", f->dir);
+	struct spec_input in = {
+		.conf = f->conf,
+		.bundle = f->bundle,
+		.task = &f->task,
+		.spool = "/tmp/spank-oci-1234/42.3",
+		.spool_dest = "/var/run/slurm-oci",
+		.remap_root = true,
+	};
+	json_t *m, *want;
+
+	write_text(script, NULL, "#!/bin/sh\n");
+	f->task.batch_script = script;
+	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	/* host mounts, /scratch, then ours */
+	assert_int_equal(json_array_size(json_object_get(f->spec, "mounts")), 6);
+	m = json_array_get(json_object_get(f->spec, "mounts"), 4);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:[s]}", "destination",
+					   "/var/run/slurm-oci", "type", "bind", "source",
+					   "/tmp/spank-oci-1234/42.3", "options", "bind"),
+			  "spool mount");
+	json_decref(want);
+	m = json_array_get(json_object_get(f->spec, "mounts"), 5);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:o}", "destination", script, "type",
+					   "bind", "source", script, "options",
+					   ro_bind_options("bind", script)),
+			  "batch script mount");
+	json_decref(want);
+
+	/* without MountSpoolDir the spool is not bound */
+	f->task.batch_script = NULL;
+	in.spool_dest = NULL;
+	json_decref(f->spec);
+	f->spec = NULL;
+	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_int_equal(json_array_size(json_object_get(f->spec, "mounts")), 4);
+}
+
+/* Only /proc, /sys and /dev themselves and what is below them are the host's. */
+static void only_host_owned_mounts_are_dropped(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = xasprintf("%s/other", f->dir);
+	struct oci_bundle *b = NULL;
+	json_t *spec;
+
+	make_dir(f->dir, "other", 0755);
+	make_dir(f->dir, "other/rootfs", 0755);
+	write_text(path, "config.json",
+		   "{\"ociVersion\": \"1.0.2\", \"mounts\": ["
+		   "{\"destination\": \"/proc/sys/fs/binfmt_misc\", \"type\": \"binfmt_misc\","
+		   " \"source\": \"binfmt\"},"
+		   "{\"destination\": \"/device\", \"type\": \"bind\", \"source\": \"/a\"},"
+		   "{\"destination\": \"/system\", \"type\": \"bind\", \"source\": \"/b\"},"
+		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/c\"},"
+		   "{\"destination\": \"/dev/fuse\", \"type\": \"bind\", \"source\": \"/dev/fuse\"}"
+		   "], \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}}");
+	assert_ok(oci_bundle_open(path, false, &b, &err), err);
+	spec = build(f, b, true);
+	oci_bundle_free(b);
+	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 6);
+	assert_non_null(find_mount(spec, "/device"));
+	assert_non_null(find_mount(spec, "/system"));
+	assert_non_null(find_mount(spec, "/process"));
+	assert_null(find_mount(spec, "/dev/fuse"));
+	assert_null(find_mount(spec, "/proc/sys/fs/binfmt_misc"));
+	/* with its only kind disabled, "hooks" goes away */
+	assert_null(jget(spec, "hooks"));
+	/* a bundle without process gets the defaults */
+	assert_jstrings(spec, "process.capabilities.effective",
+			STRINGS("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"));
+	assert_jstrings(spec, "process.env",
+			STRINGS("PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42"));
+}
+
+/* ---- oci_spec_env ----------------------------------------------------------------------- */
+
+static void expect_env(const struct oci_conf *conf, char *const *task_env, const char *image,
+		       const char *const *want)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_strv char **env = NULL;
+	json_error_t jerr;
+	json_t *image_env = image ? json_loads(image, 0, &jerr) : NULL;
+	size_t i;
+
+	if (image != NULL && image_env == NULL)
+		fail_msg("bad test JSON: %s", jerr.text);
+	assert_ok(oci_spec_env(conf, task_env, image_env, &env, &err), err);
+	json_decref(image_env);
+	for (i = 0; want[i] != NULL; i++) {
+		if (env[i] == NULL || strcmp(env[i], want[i]) != 0)
+			fail_msg("env[%zu] is '%s', expected '%s'", i, env[i] ? env[i] : "(end)",
+				 want[i]);
+	}
+	if (env[i] != NULL)
+		fail_msg("unexpected env[%zu] '%s'", i, env[i]);
+}
+
+static void spec_env_rules(void **state)
+{
+	struct fixture *f = *state;
+	char *const task[] = {"A=task", "SECRET=1", "NOEQUALS", "B=", "SECRETARY=ok", NULL};
+	char *const none[] = {NULL};
+
+	/* the task wins, the image fills gaps, excluded and malformed entries go */
+	expect_env(f->conf, task, "[\"A=image\", \"C=image\", \"B=image\", \"JUNK\", 5, \"D=d\"]",
+		   STRINGS("A=task", "B=", "SECRETARY=ok", "C=image", "D=d"));
+	/* no image environment */
+	expect_env(f->conf, task, NULL, STRINGS("A=task", "B=", "SECRETARY=ok"));
+	/* no task environment: the image's as it is */
+	expect_env(f->conf, none, "[\"PATH=/bin\", \"TERM=xterm\"]",
+		   STRINGS("PATH=/bin", "TERM=xterm"));
+	expect_env(f->conf, NULL, "[]", STRINGS(NULL));
+	/* a name that is a prefix of another is a different name */
+	expect_env(f->conf, (char *const[]){"AB=1", NULL}, "[\"A=2\", \"ABC=3\", \"AB=4\"]",
+		   STRINGS("AB=1", "A=2", "ABC=3"));
+}
+
+static void remap_root_resolution(void **state)
+{
+	struct fixture *f = *state;
+	char **saved = f->conf->runtime_run;
+	char *crun[] = {"/usr/bin/crun", "run", NULL};
+	bool runc_auto, crun_auto, crun_yes, runc_no;
+
+	assert_int_equal(f->conf->remap_root, REMAP_ROOT_AUTO);
+	runc_auto = oci_spec_remap_root(f->conf);
+	f->conf->runtime_run = crun;
+	crun_auto = oci_spec_remap_root(f->conf);
+	f->conf->remap_root = REMAP_ROOT_YES;
+	crun_yes = oci_spec_remap_root(f->conf);
+	f->conf->runtime_run = saved;
+	f->conf->remap_root = REMAP_ROOT_NO;
+	runc_no = oci_spec_remap_root(f->conf);
+	/* auto: uid 0 inside for runc only; an explicit setting wins */
+	assert_true(runc_auto);
+	assert_false(crun_auto);
+	assert_true(crun_yes);
+	assert_false(runc_no);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(bundle_spec_golden),
+		T(rootfs_spec_golden),
+		T(bundle_without_remap_root),
+		T(rootfs_with_remap_root),
+		T(cwd_must_exist_in_rootfs),
+		T(terminal_follows_the_task),
+		T(spool_and_batch_script_mounts),
+		T(only_host_owned_mounts_are_dropped),
+		T(spec_env_rules),
+		T(remap_root_resolution),
+	};
+
+	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
+}

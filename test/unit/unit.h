@@ -1,0 +1,132 @@
+/* Small helpers shared by the unit tests: temporary directories, files, error checks. */
+#ifndef SPANK_OCI_TEST_UNIT_H
+#define SPANK_OCI_TEST_UNIT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/cleanup.h"
+#include "conf/error.h"
+
+/* Fails the test unless err is set and its text contains sub. */
+#define assert_error_has(err, sub)                                                                 \
+	do {                                                                                       \
+		const char *text_ = oci_error_text(err);                                           \
+		if ((err) == NULL)                                                                 \
+			fail_msg("expected an error containing '%s', got none", (sub));            \
+		if (strstr(text_, (sub)) == NULL)                                                  \
+			fail_msg("error '%s' does not contain '%s'", text_, (sub));                \
+	} while (0)
+
+/* Fails the test with the error's text when rc is not 0. */
+#define assert_ok(rc, err)                                                                         \
+	do {                                                                                       \
+		if ((rc) != 0)                                                                     \
+			fail_msg("unexpected error: %s", oci_error_text(err));                     \
+	} while (0)
+
+/* asprintf that fails the test instead of returning NULL. */
+static inline __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	assert_non_null(s);
+	return s;
+}
+
+/* A fresh private directory under /tmp, realpath'd; free() it after rm_tree(). */
+static inline char *make_tmpdir(void)
+{
+	char tmpl[] = "/tmp/spank-oci-unit-XXXXXX";
+	char *dir;
+
+	assert_non_null(mkdtemp(tmpl));
+	dir = realpath(tmpl, NULL);
+	assert_non_null(dir);
+	return dir;
+}
+
+static inline int rm_entry_(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(p);
+	return unlink(p);
+}
+
+/* rm -rf, never following symlinks; independent of the code under test. */
+static inline void rm_tree(const char *path)
+{
+	/* directories left without write permission by a test must still go */
+	chmod(path, 0700);
+	nftw(path, rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes text to dir/rel (rel may be NULL: dir is the file). */
+static inline void write_text(const char *dir, const char *rel, const char *text)
+{
+	cleanup_free char *path = rel ? xasprintf("%s/%s", dir, rel) : xasprintf("%s", dir);
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		fail_msg("cannot create %s: %s", path, strerror(errno));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Reads a whole file; NULL if it cannot be opened. */
+static inline char *read_text(const char *path)
+{
+	cleanup_fclose FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	FILE *mem;
+
+	if (f == NULL)
+		return NULL;
+	mem = open_memstream(&buf, &cap);
+	assert_non_null(mem);
+	for (int c; (c = fgetc(f)) != EOF;)
+		fputc(c, mem);
+	fclose(mem);
+	return buf;
+}
+
+/* mkdir dir/rel with the given mode (exactly: umask is undone with chmod). */
+static inline void make_dir(const char *dir, const char *rel, mode_t mode)
+{
+	cleanup_free char *path = xasprintf("%s/%s", dir, rel);
+
+	if (mkdir(path, mode) < 0)
+		fail_msg("cannot create %s: %s", path, strerror(errno));
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static inline bool path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+#endif
