@@ -12,10 +12,11 @@ WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory
 TEST_UID="$(id -u "$SPANK_OCI_TEST_USER")"
 SPOOL="/tmp/spank-oci-$TEST_UID"
 
-# Runs a command as the test user, in $WORK, with the cluster's configuration.
+# Runs a command as the test user, in $WORK, with the cluster's configuration, as a
+# process of the test node (scripts/node-ns: what crun needs on this hybrid host).
 as_user() {
-	(cd "$WORK" && runuser -u "$SPANK_OCI_TEST_USER" -- env SLURM_CONF="$SLURM_CONF" \
-		PATH=/usr/local/bin:/usr/bin:/bin "$@")
+	(cd "$WORK" && "$REPO/scripts/node-ns" runuser -u "$SPANK_OCI_TEST_USER" -- \
+		env SLURM_CONF="$SLURM_CONF" PATH=/usr/local/bin:/usr/bin:/bin "$@")
 }
 
 # Like bats' run, but keeps stderr apart: $output is stdout, $stderr is stderr.
