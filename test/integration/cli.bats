@@ -19,6 +19,22 @@ teardown() {
 	[[ "$output" == *"ok (runtime runc, RunTimeRun)"* ]]
 }
 
+@test "oci.conf.example's crun and create/start settings are valid too" {
+	# uncomment one alternative block at a time, comment out the default runc lines
+	for block in "The same with crun" "Or create/start/query"; do
+		awk -v block="$block" '
+			/^# ---- / { inblock = index($0, block) > 0 }
+			/^RunTime/ { print "#" $0; next }
+			inblock && /^#RunTime/ { sub(/^#/, ""); print; next }
+			{ print }' "$REPO/oci.conf.example" >"$BATS_TEST_TMPDIR/alt.conf"
+		run "$CLI" check --config "$BATS_TEST_TMPDIR/alt.conf"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"ok (runtime "* ]]
+		# crun 1.8.1 reads --rootless=true as --root=true
+		! grep '^RunTime' "$BATS_TEST_TMPDIR/alt.conf" | grep -q -- '--rootless=true'
+	done
+}
+
 @test "spank-oci check names file:line and the text of an unknown key" {
 	printf 'RunTimeRun="runc run %%b"\n# fine\nBogusKey=1\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	run "$CLI" check --config "$BATS_TEST_TMPDIR/bad.conf"

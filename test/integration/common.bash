@@ -28,7 +28,8 @@ run_split() {
 	rm -f "$errfile"
 }
 
-# Writes the test configuration for $RUNTIME (runc or crun) to $CONFIG.
+# Writes the test configuration for $RUNTIME to $CONFIG: runc or crun with RunTimeRun,
+# or runc-create (RunTimeCreate/Start/Query, supervised by spank-oci).
 write_config() {
 	case "$RUNTIME" in
 	runc)
@@ -45,11 +46,21 @@ write_config() {
 			RunTimeDelete="/usr/bin/crun --root=%m/crun delete --force %u.%j.%s.%t"
 		CONF
 		;;
+	runc-create)
+		cat >"$CONFIG" <<-'CONF'
+			RunTimeCreate="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json create --bundle %b %u.%j.%s.%t"
+			RunTimeStart="/usr/sbin/runc --root %m/runc start %u.%j.%s.%t"
+			RunTimeQuery="/usr/sbin/runc --root %m/runc state %u.%j.%s.%t"
+			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
+			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
+		CONF
+		;;
 	*)
 		echo "unknown RUNTIME $RUNTIME" >&2
 		return 1
 		;;
 	esac
+	[ $# -eq 0 ] || printf '%s\n' "$@" >>"$CONFIG" # extra lines
 	chmod 0644 "$CONFIG"
 }
 

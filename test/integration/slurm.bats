@@ -217,18 +217,43 @@ teardown() {
 	chmod -R a+rX "$F/scratch/badmount"
 	run_split as_user srun --container="$F/scratch/badmount" touch "$WORK/marker"
 	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: $RUNTIME: "* ]]
+	[[ "$stderr" == *"spank-oci: ${RUNTIME%-create}"*": "* ]]
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "error: a bad configuration names file:line" {
 	echo 'NoSuchKey=1' >>"$CONFIG"
+	line="$(wc -l <"$CONFIG")"
 	run_split as_user srun --container="$F/bundle" touch "$WORK/marker"
 	write_config
 	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: $CONFIG:4: unknown key 'NoSuchKey': 'NoSuchKey=1'"* ]]
+	[[ "$stderr" == *"spank-oci: $CONFIG:$line: unknown key 'NoSuchKey': 'NoSuchKey=1'"* ]]
 	[ ! -e "$WORK/marker" ]
 	grep -q "spank-oci: .*unknown key 'NoSuchKey'" "$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.log"
+}
+
+@test "error: an unknown plugin argument in plugstack.conf stops srun" {
+	etc="$WORK/etc-bad-plugstack"
+	mkdir -p "$etc"
+	sed "s#^PlugStackConfig=.*#PlugStackConfig=$etc/plugstack.conf#" "$SLURM_CONF" >"$etc/slurm.conf"
+	echo "required $REPO/build/spank_oci.so config=$CONFIG bogus=1" >"$etc/plugstack.conf"
+	chmod -R a+rX "$etc"
+	run_split as_user env SLURM_CONF="$etc/slurm.conf" srun --container="$F/bundle" touch "$WORK/marker"
+	rm -rf "$etc"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: unknown plugin argument 'bogus=1' in plugstack.conf"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "DisableCleanup=true keeps the generated files, and no runtime state" {
+	write_config DisableCleanup=true
+	run_split as_user srun --container="$F/bundle" true
+	write_config
+	[ "$status" -eq 0 ]
+	files="$(cd "$SPOOL" && find . -type f | sort)"
+	rm -rf "$SPOOL"
+	[[ "$files" == *"/task.0/config.json"* ]]
+	[[ "$files" != *"state.json"* ]]
 }
 
 @test "a step without --container is untouched by the plugin" {
