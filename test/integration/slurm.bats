@@ -11,7 +11,34 @@ setup_file() {
 		[ -e "$F/scratch/$b/rootfs" ] || cp -a "$F/rootfs-only" "$F/scratch/$b/rootfs"
 		echo "$b" >"$F/scratch/$b/rootfs/etc/fixture-name"
 	done
+	make_slurm_client_bundle "$F/scratch/SC"
 	chmod -R a+rX "$F/scratch"
+}
+
+# A bundle that is a Slurm client: the node's /usr, the munge socket, the cluster's
+# configuration and the plugin bound in, name resolution and users copied.
+make_slurm_client_bundle() {
+	local b=$1
+	[ -e "$b/config.json" ] && return 0
+	mkdir -p "$b"
+	cp -a "$F/rootfs-only" "$b/rootfs"
+	mkdir -p "$b/rootfs/usr" "$b/rootfs/run/munge" "$b/rootfs$SPANK_OCI_CLUSTER_DIR" "$b/rootfs$REPO/build"
+	ln -s usr/lib "$b/rootfs/lib"
+	ln -s usr/lib64 "$b/rootfs/lib64"
+	cp /etc/passwd /etc/group /etc/hosts /etc/nsswitch.conf "$b/rootfs/etc/"
+	cp -L /etc/resolv.conf "$b/rootfs/etc/" 2>/dev/null || true
+	echo SC >"$b/rootfs/etc/fixture-name"
+	python3 - "$b/config.json" "$SPANK_OCI_CLUSTER_DIR" "$REPO/build" <<-'PY'
+		import json, sys
+		def bind(path, ro=True):
+		    return {"destination": path, "type": "bind", "source": path,
+		            "options": ["rbind"] + (["ro"] if ro else [])}
+		json.dump({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+		           "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/usr/bin:/bin"]},
+		           "mounts": [bind("/usr"), bind("/run/munge", False), bind(sys.argv[2]),
+		                      bind(sys.argv[3])]},
+		          open(sys.argv[1], "w"))
+	PY
 }
 
 teardown() {
@@ -128,6 +155,19 @@ teardown() {
 		sbatch --parsable -o "$WORK/env-%j.out" --wrap 'cat /etc/fixture-name')"
 	wait_job "$job"
 	[ "$(cat "$WORK/env-$job.out")" = "D3" ]
+}
+
+@test "inheritance: the steps of a containerized batch job inherit its container" {
+	# srun inside the container must be the user's own uid (munge): runc 1.1.5 rootless
+	# only maps uid 0 (FIELD-NOTES), crun runs the user as themselves
+	[ "$RUNTIME" = crun ] || skip "a Slurm client in a container needs the user's own uid (crun)"
+	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" sbatch --parsable \
+		--container="$F/scratch/SC" -o "$WORK/steps-%j.out" --wrap "cat /etc/fixture-name
+srun cat /etc/fixture-name
+srun --container=$F/scratch/C2 cat /etc/fixture-name
+srun --no-container grep ^NAME /etc/os-release")"
+	wait_job "$job"
+	[ "$(cat "$WORK/steps-$job.out")" = "$(printf 'SC\nSC\nC2\n%s' "$(grep ^NAME /etc/os-release)")" ]
 }
 
 @test "--no-container runs one step on the host despite an inherited container" {
