@@ -290,6 +290,7 @@ static const struct key_def keys[] = {
 	{"SyslogDebug", handle_log_level, OFF(syslog_debug), 0, false},
 	/* spank-oci's own keys */
 	{"RemapRoot", handle_remap_root, 0, 0, false},
+	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -57,6 +57,7 @@ struct oci_conf {
 
 	/* spank-oci's own keys */
 	enum remap_root remap_root;
+	bool cgroup_per_container; /* a child cgroup of the task's for each container */
 };
 
 /* Parses and validates path. Errors name file:line and the offending text. */

@@ -107,6 +107,16 @@ int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **ou
 			       path);
 		goto fail;
 	}
+	/* runtimes refuse a rootfs path with a symlink in it */
+	{
+		char *real = realpath(b->rootfs, NULL);
+		if (real == NULL) {
+			oci_error_make(err, errno, "bundle %s: rootfs %s", path, b->rootfs);
+			goto fail;
+		}
+		free(b->rootfs);
+		b->rootfs = real;
+	}
 	*out = b;
 	return 0;
 fail:

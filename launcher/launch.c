@@ -15,6 +15,7 @@
 
 #include "../conf/cleanup.h"
 #include "../conf/strv.h"
+#include "cgroup.h"
 #include "fsutil.h"
 #include "reap.h"
 #include "runtime.h"
@@ -62,6 +63,7 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 	l->conf = conf;
 	l->task = task;
 	l->spool_fd = -1;
+	l->cgroup_fd = -1;
 	l->vars = (struct pattern_vars){
 		.node = task->node,
 		.user = task->user,
@@ -289,6 +291,8 @@ static int run_step(struct oci_launch *l, char **words, const char *op, enum run
 
 	if (runtime_cmd_init(cmd, words, &l->vars, l->runtime_env, io, err) < 0)
 		return -1;
+	if (io == RUNTIME_IO_INHERIT)
+		cmd->cgroup_fd = l->cgroup_fd; /* create: the container starts there */
 	if (runtime_run_sync(cmd, &wstatus, err) < 0)
 		return -1;
 	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
@@ -372,6 +376,7 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	if (runtime_cmd_init(&cmd, l->conf->runtime_run, &l->vars, l->runtime_env,
 			     RUNTIME_IO_INHERIT, err) < 0)
 		return -1;
+	cmd.cgroup_fd = l->cgroup_fd;
 	if (runtime_spawn(&cmd, &pid, err) < 0) {
 		runtime_cmd_release(&cmd);
 		return -1;
@@ -420,6 +425,45 @@ void oci_close_exec_fds(void)
 		closedir(d);
 }
 
+/*
+ * CgroupPerContainer: a child of the task's cgroup for the container, where the user may
+ * create one (Slurm's cgroup/v2 gives task_<n> to the user). Where not, the container
+ * stays in the task's cgroup, as it does by default.
+ */
+static void make_container_cgroup(struct oci_launch *l)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *task_dir = NULL, *path = NULL;
+
+	if (!l->conf->cgroup_per_container || cgroup2_self_dir(&task_dir, &err) < 0)
+		return;
+	if (asprintf(&path, "%s/spank-oci.%u.%u.%u", task_dir, l->vars.job_id, l->vars.step_id,
+		     l->vars.task_id) < 0)
+		return;
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return;
+	l->cgroup_fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (l->cgroup_fd >= 0)
+		l->cgroup_child = steal_pointer(&path);
+	else
+		rmdir(path);
+}
+
+/* Nothing of the container survives in its own cgroup. */
+static void remove_container_cgroup(struct oci_launch *l)
+{
+	cleanup_error oci_error_t err = NULL;
+
+	if (l->cgroup_child == NULL)
+		return;
+	cgroup2_kill_tree(l->cgroup_child, &err);
+	cgroup2_remove_tree(l->cgroup_child);
+	close(l->cgroup_fd);
+	l->cgroup_fd = -1;
+	free(l->cgroup_child);
+	l->cgroup_child = NULL;
+}
+
 int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
 	int rc;
@@ -429,11 +473,13 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
 	catch_signals();
+	make_container_cgroup(l);
 	if (l->conf->runtime_run != NULL)
 		rc = run_run(l, wstatus, err);
 	else
 		rc = run_create_start(l, wstatus, err);
 	reap_kill_children();
+	remove_container_cgroup(l);
 	if (rc < 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0)
 		*wstatus = 1 << 8;
 	return rc;
@@ -488,6 +534,9 @@ void oci_launch_free(struct oci_launch *l)
 	strv_free(l->runtime_env);
 	if (l->spool_fd >= 0)
 		close(l->spool_fd);
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	free(l->cgroup_child);
 	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++)
 		litter_release(&l->litter[i]);
 	oci_bundle_free(l->bundle);
@@ -500,7 +549,8 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 	cleanup_free char *spool = NULL;
 	cleanup_error oci_error_t err = NULL;
 	struct oci_task task = {0};
-	struct oci_launch l = {.conf = conf, .task = &task, .vars = *step_vars, .spool_fd = -1};
+	struct oci_launch l = {
+		.conf = conf, .task = &task, .vars = *step_vars, .spool_fd = -1, .cgroup_fd = -1};
 	DIR *d;
 	struct dirent *e;
 

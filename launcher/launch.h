@@ -31,6 +31,8 @@ struct oci_launch {
 	bool state_may_remain;	 /* the runtime may have left state behind */
 	int spool_fd;		 /* %m, share-locked while the task lives; -1 before prepare */
 	struct litter litter[2]; /* mount points the runtime may create in the rootfs */
+	char *cgroup_child;	 /* CgroupPerContainer: the container's own cgroup, or NULL */
+	int cgroup_fd;		 /* an O_PATH fd of cgroup_child, or -1 */
 };
 
 /* Per-step and per-task directories for these ids (no file system access). */

@@ -59,7 +59,7 @@ int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct p
 {
 	char *resolved = NULL;
 
-	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1};
+	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
 	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
 		return -1;
 	if (runtime_resolve(cmd->argv[0], env, &resolved, err) < 0) {
@@ -77,7 +77,37 @@ void runtime_cmd_release(struct runtime_cmd *cmd)
 	free(cmd->output);
 	if (cmd->capture_fd >= 0)
 		close(cmd->capture_fd);
-	*cmd = (struct runtime_cmd){.capture_fd = -1};
+	*cmd = (struct runtime_cmd){.capture_fd = -1, .cgroup_fd = -1};
+}
+
+/*
+ * fork, join the cgroup, exec: the runtime (and so the container) starts in the cgroup
+ * while the supervisor stays where it is. Only for RUNTIME_IO_INHERIT commands.
+ */
+static int spawn_in_cgroup(pid_t *pid, struct runtime_cmd *cmd)
+{
+	sigset_t none;
+
+	*pid = fork();
+	if (*pid < 0)
+		return errno;
+	if (*pid == 0) {
+		int fd = openat(cmd->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			fprintf(stderr, "spank-oci: cannot enter the container's cgroup: %s\n",
+				strerror(errno));
+			_exit(127);
+		}
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(cmd->argv[0], cmd->argv, cmd->env);
+		fprintf(stderr, "spank-oci: cannot run %s: %s\n", cmd->argv[0], strerror(errno));
+		_exit(127);
+	}
+	return 0;
 }
 
 int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
@@ -108,7 +138,10 @@ int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 2);
 	}
-	rc = posix_spawn(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->env);
+	if (cmd->cgroup_fd >= 0)
+		rc = spawn_in_cgroup(pid, cmd);
+	else
+		rc = posix_spawn(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)

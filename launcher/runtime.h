@@ -22,6 +22,7 @@ struct runtime_cmd {
 	enum runtime_io io;
 	char *output;	/* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
 	int capture_fd; /* memfd behind output while the command runs, or -1 */
+	int cgroup_fd;	/* a cgroup directory the command starts in, or -1 */
 };
 
 /* Expands a configured command template and resolves its program. */

@@ -16,6 +16,9 @@
 #ifndef SLURM_BATCH_SCRIPT
 #define SLURM_BATCH_SCRIPT 0xfffffffbU
 #endif
+#ifndef SLURM_INTERACTIVE_STEP
+#define SLURM_INTERACTIVE_STEP 0xfffffffaU
+#endif
 
 struct plugin_context {
 	spank_context_t ctx;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
+#include "../launcher/cgroup.h"
 #include "../launcher/launch.h"
 #include "context.h"
 
@@ -134,6 +135,41 @@ static int become_user(uid_t uid, gid_t gid, const gid_t *gids, size_t ngids)
 	return setuid(0) == 0 ? -1 : 0;
 }
 
+/*
+ * The last line of defence, as root: container processes still in the step's user
+ * subtree of Slurm's cgroup v2 layout (job_<j>/step_<s>/user) are killed. The path comes
+ * from slurmstepd's own cgroup (job_<j>/step_<s>/slurm), never from the user. Under
+ * other proctrack/cgroup setups there is no such path and nothing is done here (the task
+ * supervisor has already killed what it could reach).
+ */
+static void kill_step_leftovers(uint32_t job_id, uint32_t step_id)
+{
+	cleanup_free char *mount = NULL, *self = NULL, *step_dir = NULL, *user_dir = NULL;
+	cleanup_error oci_error_t err = NULL;
+	char step[16];
+	int n;
+
+	if (step_id == SLURM_BATCH_SCRIPT)
+		snprintf(step, sizeof(step), "batch");
+	else if (step_id == SLURM_INTERACTIVE_STEP)
+		snprintf(step, sizeof(step), "interactive");
+	else
+		snprintf(step, sizeof(step), "%u", step_id);
+	if (cgroup2_mount("/proc/self/mountinfo", &mount, &err) < 0 ||
+	    cgroup2_path_of("/proc/self/cgroup", &self, &err) < 0)
+		return;
+	step_dir = cgroup2_slurm_step_dir(mount, self, job_id, step);
+	if (step_dir == NULL || asprintf(&user_dir, "%s/user", step_dir) < 0 ||
+	    access(user_dir, F_OK) < 0)
+		return;
+	n = cgroup2_kill_tree(user_dir, &err);
+	if (n > 0)
+		slurm_info(PLUGIN_PREFIX "job %u step %s: killed %d container processes left in %s",
+			   job_id, step, n, user_dir);
+	else if (n < 0)
+		slurm_error(PLUGIN_PREFIX "job %u step %s: %s", job_id, step, oci_error_text(err));
+}
+
 int remote_exit(spank_t sp)
 {
 	char bundle[PATH_MAX], node[256];
@@ -154,6 +190,7 @@ int remote_exit(spank_t sp)
 	if (vars.uid == 0 || getpwuid_r(vars.uid, &pwbuf, pwtext, sizeof(pwtext), &pw) != 0 ||
 	    pw == NULL)
 		return 0;
+	kill_step_leftovers(vars.job_id, vars.step_id);
 	node_name(sp, node, sizeof(node));
 	vars.node = node;
 	vars.user = pw->pw_name;

@@ -80,7 +80,7 @@ wait_job() {
 assert_no_leftovers() {
 	local i procs
 	for i in $(seq 1 100); do
-		procs="$(pgrep -u "$SPANK_OCI_TEST_USER" -a | grep -v -e ' srun' -e ' salloc' -e ' sbatch' || true)"
+		procs="$(user_processes | grep -v -e ' srun' -e ' salloc' -e ' sbatch' || true)"
 		if [ -z "$procs" ] && [ -z "$(ls -A "$SPOOL" 2>/dev/null)" ]; then
 			break
 		fi
@@ -101,6 +101,11 @@ assert_no_leftovers() {
 		echo "the fixtures were modified (above)" >&2
 		return 1
 	fi
+}
+
+# The test user's live processes (zombies left to init are already dead).
+user_processes() {
+	ps -u "$SPANK_OCI_TEST_USER" -o pid=,stat=,args= | awk '$2 !~ /^Z/'
 }
 
 fixture_listing() {
