@@ -10,7 +10,9 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
@@ -367,6 +369,80 @@ static int signal_from_exit_code(int wstatus)
 	return wstatus;
 }
 
+static int pidfd_of(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* The container's main process, from the pid file the runtime writes (%b/pid). */
+static pid_t read_main_pid(const struct oci_launch *l)
+{
+	cleanup_free char *path = NULL;
+	cleanup_fclose FILE *f = NULL;
+	int pid = 0;
+
+	if (asprintf(&path, "%s/pid", l->bundle_dir) < 0)
+		return 0;
+	f = fopen(path, "re");
+	if (f == NULL || fscanf(f, "%d", &pid) != 1)
+		return 0;
+	return (pid_t)pid;
+}
+
+/*
+ * Waits for the runtime (runc run, crun run). When the container's main process has
+ * ended but the runtime has not, the processes the container left behind are killed, as
+ * Slurm kills what a host task leaves at the end of its step: runc run waits until
+ * nothing holds the container's stdout and stderr, so a daemon that outlives the main
+ * process would otherwise keep the task alive until its time limit. The main process is
+ * known from the runtime's pid file (--pid-file %b/pid in RunTimeRun).
+ */
+static int wait_runtime(struct oci_launch *l, pid_t pid, const char *name, int *wstatus,
+			oci_error_t *err)
+{
+	cleanup_close int runtime_fd = pidfd_of(pid);
+	cleanup_close int main_fd = -1;
+	bool main_known = false, main_ended = false;
+	int waited_ms = 0;
+
+	while (runtime_fd >= 0) {
+		struct pollfd fds[2] = {{.fd = runtime_fd, .events = POLLIN},
+					{.fd = main_fd, .events = POLLIN}};
+		int timeout = main_ended ? 100 : main_known ? -1 : waited_ms < 2000 ? 20 : 250;
+		int n = poll(fds, main_fd >= 0 ? 2 : 1, timeout);
+
+		if (n < 0 && errno == EINTR) {
+			forward_signals(0);
+			continue;
+		}
+		if (n < 0 || fds[0].revents != 0)
+			break; /* the runtime ended */
+		if (main_fd >= 0 && fds[1].revents != 0) {
+			close(main_fd);
+			main_fd = -1;
+			main_ended = true;
+		} else if (main_ended && n == 0) {
+			reap_kill_descendants(pid);
+			main_ended = false;
+		} else if (!main_known && n == 0) {
+			pid_t main_pid = read_main_pid(l);
+
+			waited_ms += timeout;
+			if (main_pid > 0) {
+				main_known = true;
+				main_fd = pidfd_of(main_pid);
+				main_ended = main_fd < 0;
+			}
+		}
+	}
+	while (waitpid(pid, wstatus, 0) < 0) {
+		if (errno != EINTR)
+			return oci_error_make(err, errno, "waiting for %s", name);
+		forward_signals(0);
+	}
+	return 0;
+}
+
 static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
 	struct runtime_cmd cmd;
@@ -383,13 +459,7 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	}
 	l->state_may_remain = true;
 	/* signals reach the runtime directly (same process group); it forwards them */
-	while (waitpid(pid, wstatus, 0) < 0) {
-		if (errno != EINTR) {
-			rc = oci_error_make(err, errno, "waiting for %s", cmd.argv[0]);
-			break;
-		}
-		forward_signals(0);
-	}
+	rc = wait_runtime(l, pid, cmd.argv[0], wstatus, err);
 	if (rc == 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) != 0) {
 		cleanup_free char *logged = runtime_log_error(l->log_path);
 		if (logged != NULL)

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,4 +63,47 @@ void reap_kill_children(void)
 		kill_children();
 		waitpid(-1, &status, 0);
 	}
+}
+
+int reap_kill_descendants(pid_t root)
+{
+	pid_t tree[4096];
+	size_t n = 1;
+	int killed = 0;
+	bool grew = true;
+
+	tree[0] = root;
+	/* grow the set of known descendants until a pass adds nothing */
+	while (grew && n < sizeof(tree) / sizeof(tree[0])) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		grew = false;
+		while (d != NULL && (e = readdir(d)) != NULL &&
+		       n < sizeof(tree) / sizeof(tree[0])) {
+			pid_t pid, ppid;
+			bool known = false;
+
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			pid = (pid_t)atoi(e->d_name);
+			ppid = parent_of(e->d_name);
+			for (size_t i = 0; i < n && !known; i++)
+				known = tree[i] == pid;
+			for (size_t i = 0; i < n && !known; i++) {
+				if (tree[i] == ppid) {
+					tree[n++] = pid;
+					grew = true;
+					break;
+				}
+			}
+		}
+		if (d != NULL)
+			closedir(d);
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (kill(tree[i], SIGKILL) == 0)
+			killed++;
+	}
+	return killed;
 }

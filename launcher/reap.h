@@ -2,7 +2,12 @@
 #ifndef SPANK_OCI_REAP_H
 #define SPANK_OCI_REAP_H
 
+#include <sys/types.h>
+
 /* Kills (SIGKILL) and reaps every remaining child until none is left. */
 void reap_kill_children(void);
+
+/* SIGKILLs every descendant of root (not root itself); returns how many. */
+int reap_kill_descendants(pid_t root);
 
 #endif

@@ -34,14 +34,14 @@ write_config() {
 	case "$RUNTIME" in
 	runc)
 		cat >"$CONFIG" <<-'CONF'
-			RunTimeRun="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json run --bundle %b %u.%j.%s.%t"
+			RunTimeRun="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json run --pid-file %b/pid --bundle %b %u.%j.%s.%t"
 			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
 			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
 		CONF
 		;;
 	crun)
 		cat >"$CONFIG" <<-'CONF'
-			RunTimeRun="/usr/bin/crun --root=%m/crun --log=file:%b/runtime.log --log-format=json --cgroup-manager=disabled run --bundle %b %u.%j.%s.%t"
+			RunTimeRun="/usr/bin/crun --root=%m/crun --log=file:%b/runtime.log --log-format=json --cgroup-manager=disabled run --pid-file %b/pid --bundle %b %u.%j.%s.%t"
 			RunTimeKill="/usr/bin/crun --root=%m/crun kill %u.%j.%s.%t KILL"
 			RunTimeDelete="/usr/bin/crun --root=%m/crun delete --force %u.%j.%s.%t"
 		CONF
