@@ -291,6 +291,7 @@ static const struct key_def keys[] = {
 	/* spank-oci's own keys */
 	{"RemapRoot", handle_remap_root, 0, 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
+	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -466,6 +467,13 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 			goto fail;
 		}
 	}
+	if (conf->image_cache == NULL) {
+		conf->image_cache = strdup(SPANK_OCI_DEFAULT_IMAGE_CACHE);
+		if (conf->image_cache == NULL) {
+			oci_error_make(err, ENOMEM, "%s", path);
+			goto fail;
+		}
+	}
 	if (validate(conf, err) < 0)
 		goto fail;
 	*out = conf;
@@ -489,6 +497,7 @@ void oci_conf_free(struct oci_conf *conf)
 		return;
 	free(conf->path);
 	free(conf->container_path);
+	free(conf->image_cache);
 	strv_free(conf->debug_flags);
 	strv_free(conf->disable_hooks);
 	conf_regex_free(&conf->env_exclude);

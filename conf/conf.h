@@ -12,6 +12,7 @@
 
 #define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
 #define SPANK_OCI_DEFAULT_CONTAINER_PATH "/tmp/spank-oci-%U/%j.%s"
+#define SPANK_OCI_DEFAULT_IMAGE_CACHE "/tmp/spank-oci-images-%U"
 
 enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };
 enum remap_root { REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO };
@@ -58,6 +59,7 @@ struct oci_conf {
 	/* spank-oci's own keys */
 	enum remap_root remap_root;
 	bool cgroup_per_container; /* a child cgroup of the task's for each container */
+	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
 };
 
 /* Parses and validates path. Errors name file:line and the offending text. */

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
+#include "image.h"
+#include "image_cache.h"
 
 static bool is_dir(const char *path)
 {
@@ -59,7 +61,29 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 	return 0;
 }
 
-int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out, oci_error_t *err)
+/* An image: its unpacked rootfs, and its Env and WorkingDir as the bundle's. */
+static int open_image(struct oci_bundle *b, const char *ref, const char *image_cache,
+		      oci_error_t *err)
+{
+	json_t *image_config = NULL, *env;
+	const char *workdir;
+
+	if (image_cache_get(image_cache, ref, &b->rootfs, &image_config, err) < 0)
+		return -1;
+	b->path = strdup(ref);
+	env = json_object_get(image_config, "Env");
+	b->config = json_pack("{s:{s:O}}", "process", "env", env ? env : json_array());
+	workdir = json_string_value(json_object_get(image_config, "WorkingDir"));
+	if (workdir != NULL && workdir[0] == '/')
+		b->workdir = strdup(workdir);
+	json_decref(image_config);
+	if (b->path == NULL || b->config == NULL)
+		return oci_error_make(err, ENOMEM, "image %s", ref);
+	return 0;
+}
+
+int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
+		    struct oci_bundle **out, oci_error_t *err)
 {
 	struct oci_bundle *b = calloc(1, sizeof(*b));
 	cleanup_free char *config = NULL, *rootfs = NULL;
@@ -67,6 +91,12 @@ int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **ou
 
 	if (b == NULL)
 		return oci_error_make(err, ENOMEM, "bundle %s", path);
+	if (image_is_layout_ref(path)) {
+		if (open_image(b, path, image_cache, err) < 0)
+			goto fail;
+		*out = b;
+		return 0;
+	}
 	if (stat(path, &st) < 0) {
 		oci_error_make(err, errno, "bundle %s", path);
 		goto fail;
@@ -130,6 +160,7 @@ void oci_bundle_free(struct oci_bundle *b)
 		return;
 	free(b->path);
 	free(b->rootfs);
+	free(b->workdir);
 	json_decref(b->config);
 	free(b);
 }

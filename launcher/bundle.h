@@ -11,11 +11,16 @@ struct oci_bundle {
 	char *path;	/* absolute, as given (symlinks resolved) */
 	char *rootfs;	/* absolute path of the root filesystem */
 	json_t *config; /* the bundle's own config.json, or NULL */
+	char *workdir;	/* an image's WorkingDir, or NULL */
 };
 
-/* Inspects path (as the calling user). ignore_config: IgnoreFileConfigJson. */
-int oci_bundle_open(const char *path, bool ignore_config, struct oci_bundle **out,
-		    oci_error_t *err);
+/*
+ * Inspects path (as the calling user). ignore_config: IgnoreFileConfigJson. An OCI image
+ * layout ("DIR", "DIR:tag", "DIR@sha256:...") is unpacked into image_cache (once) and its
+ * configuration's Env and WorkingDir fill what the task does not give.
+ */
+int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
+		    struct oci_bundle **out, oci_error_t *err);
 void oci_bundle_free(struct oci_bundle *b);
 
 #endif

@@ -59,6 +59,7 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
 {
 	struct oci_launch *l = calloc(1, sizeof(*l));
+	cleanup_free char *image_cache = NULL;
 
 	if (l == NULL)
 		return oci_error_make(err, ENOMEM, "launch");
@@ -97,7 +98,12 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		oci_error_make(err, ENOMEM, "environment");
 		goto fail;
 	}
-	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, &l->bundle, err) < 0)
+	if (pattern_expand_word(conf->image_cache, &l->vars, &image_cache, err) < 0) {
+		oci_error_wrap(err, "ImageCache");
+		goto fail;
+	}
+	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache, &l->bundle,
+			    err) < 0)
 		goto fail;
 	l->vars.rootfs = l->bundle->rootfs;
 	*out = l;

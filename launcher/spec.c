@@ -228,6 +228,8 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 		return -1;
 	if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
 		cwd = t->cwd;
+	else if (in->bundle->workdir != NULL)
+		cwd = in->bundle->workdir; /* the image's WorkingDir */
 	user = in->remap_root ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
 			      : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
 					  (json_int_t)t->gid);

@@ -62,7 +62,8 @@ end_container() {
 # in the task's cgroup or below it.
 assert_all_in_task_cgroup() {
 	local pid path n=0
-	for pid in $(pgrep -u "$SPANK_OCI_TEST_USER"); do
+	# Slurm clients of other tests are not the container's
+	for pid in $(pgrep -u "$SPANK_OCI_TEST_USER" | grep -vxF -f <(pgrep -u "$SPANK_OCI_TEST_USER" -x 'srun|salloc|sbatch' || true)); do
 		path="$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)" || continue
 		[ -n "$path" ] || continue
 		n=$((n + 1))

@@ -90,8 +90,12 @@ wait_started() {
 @test "faults: srun itself killed with SIGKILL" {
 	as_user srun --container="$F/bundle" sh -c 'echo started; sleep 2' >"$WORK/f-srun" 2>&1 &
 	wait_started "$WORK/f-srun"
-	pkill -9 -u "$SPANK_OCI_TEST_USER" -x srun
+	for _ in $(seq 1 50); do
+		pkill -9 -u "$SPANK_OCI_TEST_USER" -x srun || break
+		sleep 0.1
+	done
 	wait || true
+	[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x srun)" ]
 	# the step runs on without its srun, ends, and leaves nothing
 	for _ in $(seq 1 100); do
 		[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x sleep)" ] && break
