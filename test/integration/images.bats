@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# --container=<OCI image layout>[:tag|@digest]: unpacked once per user and node into the
+# image cache, with the image spec's whiteouts, and nothing written outside the cache.
+
+load common
+
+CLI="$REPO/build/spank-oci"
+IMG="$F/scratch/layout"
+CACHE="/tmp/spank-oci-images-$TEST_UID"
+
+# A tar layer made by python's tarfile from a list of (name, kind, data/target, mode).
+make_layer() {
+	python3 - "$@" <<-'PY'
+		import io, sys, tarfile
+		out, entries = sys.argv[1], sys.argv[2:]
+		with tarfile.open(out, "w") as t:
+		    for spec in entries:
+		        name, kind, arg, mode = spec.split("|")
+		        i = tarfile.TarInfo(name)
+		        i.mode = int(mode, 8)
+		        data = None
+		        if kind == "file":
+		            data = arg.encode()
+		            i.size = len(data)
+		        elif kind == "dir":
+		            i.type = tarfile.DIRTYPE
+		        elif kind == "symlink":
+		            i.type, i.linkname = tarfile.SYMTYPE, arg
+		        elif kind == "hardlink":
+		            i.type, i.linkname = tarfile.LNKTYPE, arg
+		        elif kind == "chardev":
+		            i.type, i.devmajor, i.devminor = tarfile.CHRTYPE, 1, 3
+		        t.addfile(i, io.BytesIO(data) if data is not None else None)
+	PY
+}
+
+setup_file() {
+	write_config
+	rm -rf "$IMG" "$F/scratch/layers"
+	mkdir -p "$F/scratch/layers"
+	L="$F/scratch/layers"
+	umoci init --layout "$IMG"
+	umoci new --image "$IMG:base"
+	umoci unpack --rootless --image "$IMG:base" "$F/scratch/unpacked" >/dev/null
+	cp -a "$F/rootfs-only/." "$F/scratch/unpacked/rootfs/"
+	mkdir -p "$F/scratch/unpacked/rootfs/opq"
+	echo lower >"$F/scratch/unpacked/rootfs/opq/lower-file"
+	echo doomed >"$F/scratch/unpacked/rootfs/etc/deleted-file"
+	umoci repack --image "$IMG:base" "$F/scratch/unpacked" >/dev/null
+	umoci config --image "$IMG:base" --config.env IMAGE_VAR=from-image --config.workingdir /etc >/dev/null
+	rm -rf "$F/scratch/unpacked"
+	# upper layer: a whiteout and an opaque directory
+	make_layer "$L/upper.tar" "etc/.wh.deleted-file|file||644" "opq/|dir||755" \
+		"opq/.wh..wh..opq|file||644" "opq/upper-file|file|upper|644"
+	umoci raw add-layer --image "$IMG:base" --tag multi "$L/upper.tar"
+	# malicious layers, each on top of base
+	make_layer "$L/dotdot.tar" "../../../../../tmp/spank-oci-evil-dotdot|file|x|644"
+	make_layer "$L/absolute.tar" "/tmp/spank-oci-evil-absolute|file|x|644"
+	make_layer "$L/symlink.tar" "escape|symlink|/tmp|777" "escape/spank-oci-evil-symlink|file|x|644"
+	make_layer "$L/hardlink.tar" "hl|hardlink|../../../../etc/passwd|644"
+	make_layer "$L/hardlink-abs.tar" "hl|hardlink|/etc/passwd|644"
+	make_layer "$L/setuid.tar" "suid|file|x|4755" "sgid|file|x|2755"
+	make_layer "$L/device.tar" "devs/|dir||755" "devs/null2|chardev||666"
+	for t in dotdot absolute symlink hardlink hardlink-abs setuid device; do
+		umoci raw add-layer --image "$IMG:base" --tag "$t" "$L/$t.tar"
+	done
+	# a symlink planted in one layer, written through in the next
+	make_layer "$L/plant.tar" "planted|symlink|/tmp|777"
+	make_layer "$L/through.tar" "planted/spank-oci-evil-planted|file|x|644"
+	umoci raw add-layer --image "$IMG:base" --tag planted "$L/plant.tar"
+	umoci raw add-layer --image "$IMG:planted" --tag planted2 "$L/through.tar"
+	chmod -R a+rX "$F/scratch"
+	rm -rf "$CACHE"
+}
+
+teardown() {
+	assert_no_leftovers
+}
+
+no_escapes() {
+	for f in dotdot absolute symlink planted; do
+		[ ! -e "/tmp/spank-oci-evil-$f" ] || {
+			echo "/tmp/spank-oci-evil-$f was written" >&2
+			return 1
+		}
+	done
+	! grep -q spank-oci-evil /etc/passwd
+}
+
+@test "images: srun --container=layout:tag runs the image; whiteouts and opaque dirs apply" {
+	run_split as_user srun --container="$IMG:multi" sh -c \
+		'grep ^NAME /etc/os-release; ls /etc/deleted-file 2>&1; ls /opq; echo "$IMAGE_VAR"'
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 1p <<<"$output")" = 'NAME="spank-oci busybox"' ]
+	[[ "$(sed -n 2p <<<"$output")" == *"No such file or directory"* ]]
+	[ "$(sed -n 3p <<<"$output")" = "upper-file" ]
+	[ "$(sed -n 4p <<<"$output")" = "from-image" ]
+}
+
+@test "images: the image's WorkingDir is used when the task's cwd is not in the image" {
+	run_split as_user srun --chdir="$WORK" --container="$IMG:base" pwd
+	[ "$status" -eq 0 ]
+	[ "$output" = "/etc" ]
+	run_split as_user srun --chdir=/tmp --container="$IMG:base" pwd
+	[ "$output" = "/tmp" ]
+}
+
+@test "images: 4 tasks on a node unpack the image once, and a second step reuses it" {
+	rm -rf "$CACHE"
+	run_split as_user srun -n 4 --container="$IMG:multi" sh -c 'cat /opq/upper-file; echo'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'upper\nupper\nupper\nupper')" ]
+	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
+	run_split as_user srun -n 2 --container="$IMG:multi" true
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
+	# by digest too, the same cache entry
+	digest="$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="multi") | .digest' "$IMG/index.json")"
+	run_split as_user srun --container="$IMG@$digest" true
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
+}
+
+@test "images: several manifests and no selector is a clear error" {
+	run_split as_user srun --container="$IMG" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: image $IMG holds "*" manifests: name one with :tag or @sha256:<digest>"* ]]
+	[ ! -e "$WORK/marker" ]
+	run_split as_user srun --container="$IMG:nosuchtag" true
+	[[ "$stderr" == *"spank-oci: image $IMG:nosuchtag: no manifest tagged nosuchtag"* ]]
+}
+
+@test "images: layers that escape the root are refused, nothing is written outside the cache" {
+	for t in dotdot absolute hardlink hardlink-abs; do
+		run_split as_user srun --container="$IMG:$t" touch "$WORK/marker"
+		[ "$status" -ne 0 ] || {
+			echo "$t was not refused" >&2
+			return 1
+		}
+		[[ "$stderr" == *"spank-oci: "*"refused"* ]] || {
+			echo "$t: $stderr" >&2
+			return 1
+		}
+		[ ! -e "$WORK/marker" ]
+		no_escapes
+	done
+	# a refused image leaves no half image behind
+	[ -z "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*')" ]
+}
+
+@test "images: writes through a symlink (same layer or planted below) stay inside the root" {
+	# libarchive replaces the symlink in the path by a directory: the write lands inside
+	for t in symlink:escape planted2:planted; do
+		run_split as_user srun --container="$IMG:${t%%:*}" ls "/${t##*:}"
+		[ "$status" -eq 0 ]
+		[ "$output" = "spank-oci-evil-${t##*:}" ] || [ "$output" = "spank-oci-evil-symlink" ]
+		no_escapes
+	done
+}
+
+@test "images: setuid bits and device nodes are neutralised" {
+	run_split as_user srun --container="$IMG:setuid" stat -c '%a %n' /suid /sgid
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '755 /suid\n755 /sgid')" ]
+	run_split as_user srun --container="$IMG:device" ls -A /devs
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -q "devices_skipped=1" "$CACHE/unpack.log"
+}
+
+@test "images: an unpack killed midway leaves no half image that a later step would use" {
+	# the layer blob is a FIFO this test feeds: half a layer, then the unpacker is killed
+	rm -rf "$F/scratch/fifo-img" "$CACHE"
+	cp -a "$IMG" "$F/scratch/fifo-img"
+	layer="$(jq -r '.layers[0].digest' "$F/scratch/fifo-img/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="base") | .digest' "$IMG/index.json" | cut -d: -f2)" | cut -d: -f2)"
+	blob="$F/scratch/fifo-img/blobs/sha256/$layer"
+	cp "$blob" "$F/scratch/layer.real"
+	rm "$blob" && mkfifo -m 0644 "$blob"
+	as_user "$CLI" run --config "$CONFIG" --bundle "$F/scratch/fifo-img:base" -- true &
+	exec 7>"$blob"
+	head -c 300000 "$F/scratch/layer.real" >&7
+	for _ in $(seq 1 100); do
+		[ -n "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*' 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+	[ -n "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*')" ]
+	pkill -9 -u "$SPANK_OCI_TEST_USER" -x spank-oci
+	exec 7>&-
+	wait || true
+	# no image in the cache, only the half unpack
+	[ -z "$(find "$CACHE" -maxdepth 1 -name '[0-9a-f]*' -type d)" ]
+	rm -rf "$SPOOL" # the CLI was killed: there is no Slurm step to sweep its files
+	# a later run unpacks it whole and removes the half one
+	rm "$blob" && cp "$F/scratch/layer.real" "$blob" && chmod a+r "$blob"
+	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/scratch/fifo-img:base" -- cat /etc/os-release
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'NAME="spank-oci busybox"'* ]]
+	[ -z "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*')" ]
+}
