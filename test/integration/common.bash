@@ -64,6 +64,22 @@ write_config() {
 	chmod 0644 "$CONFIG"
 }
 
+# A bundle whose config.json asks for a mount of a file system type that does not
+# exist: the runtime fails to create the container. Prints its path.
+make_bad_mount_bundle() {
+	local b="$F/scratch/badmount"
+	mkdir -p "$b"
+	ln -sfn "$F/rootfs-only" "$b/rootfs"
+	python3 - "$F/bundle/config.json" "$b/config.json" <<-'PY'
+		import json, sys
+		c = json.load(open(sys.argv[1]))
+		c["mounts"] = [{"destination": "/mnt", "type": "nosuchfs", "source": "none"}]
+		json.dump(c, open(sys.argv[2], "w"))
+	PY
+	chmod -R a+rX "$F/scratch"
+	echo "$b"
+}
+
 # Waits (bounded) until job $1 has left the queue.
 wait_job() {
 	local i

@@ -131,16 +131,8 @@ wait_started() {
 }
 
 @test "faults: the runtime fails at create" {
-	mkdir -p "$F/scratch/badmount"
-	ln -sfn "$F/rootfs-only" "$F/scratch/badmount/rootfs"
-	python3 - "$F/bundle/config.json" "$F/scratch/badmount/config.json" <<-'PY'
-		import json, sys
-		c = json.load(open(sys.argv[1]))
-		c["mounts"] = [{"destination": "/mnt", "type": "nosuchfs", "source": "none"}]
-		json.dump(c, open(sys.argv[2], "w"))
-	PY
-	chmod -R a+rX "$F/scratch"
-	run_split as_user srun --container="$F/scratch/badmount" true
+	bundle="$(make_bad_mount_bundle)"
+	run_split as_user srun --container="$bundle" true
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"spank-oci: "* ]]
 	record "runtime fails at create" "exit $status, runtime's error"

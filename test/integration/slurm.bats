@@ -246,16 +246,8 @@ srun --no-container grep ^NAME /etc/os-release")"
 }
 
 @test "error: the runtime fails to create the container" {
-	mkdir -p "$F/scratch/badmount"
-	ln -sfn "$F/rootfs-only" "$F/scratch/badmount/rootfs"
-	python3 - "$F/bundle/config.json" "$F/scratch/badmount/config.json" <<-'PY'
-		import json, sys
-		c = json.load(open(sys.argv[1]))
-		c["mounts"] = [{"destination": "/mnt", "type": "nosuchfs", "source": "none"}]
-		json.dump(c, open(sys.argv[2], "w"))
-	PY
-	chmod -R a+rX "$F/scratch/badmount"
-	run_split as_user srun --container="$F/scratch/badmount" touch "$WORK/marker"
+	bundle="$(make_bad_mount_bundle)"
+	run_split as_user srun --container="$bundle" touch "$WORK/marker"
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"spank-oci: ${RUNTIME%-create}"*": "* ]]
 	[ ! -e "$WORK/marker" ]
