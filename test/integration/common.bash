@@ -128,13 +128,18 @@ fixture_listing() {
 	(cd "$F" && find . -path ./scratch -prune -o -print | sort)
 }
 
-# The node must still be usable (not drained) after a test.
+# The node must still be usable after a test: idle (or in use), never drained or down.
+# "completing" is the moment after a job ends: wait (bounded) for it to pass.
 assert_node_idle() {
 	local state
-	state="$(sinfo -h -o %T)"
-	case "$state" in idle | mixed | allocated) ;; *)
-		echo "node state: $state" >&2
-		return 1
-		;;
-	esac
+	for _ in $(seq 1 150); do
+		state="$(sinfo -h -o %T)"
+		case "$state" in
+		idle | mixed | allocated) return 0 ;;
+		*drain* | *down* | *fail*) break ;;
+		esac
+		sleep 0.1
+	done
+	echo "node state: $state" >&2
+	return 1
 }
