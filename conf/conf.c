@@ -243,6 +243,55 @@ static int handle_log_level(struct oci_conf *conf, const void *key, const char *
 		       def->name);
 }
 
+/* A size in bytes, with an optional K, M, G or T (powers of 1024). */
+int conf_parse_size(const char *value, unsigned long long *out)
+{
+	char *end = NULL;
+	unsigned long long n;
+	unsigned shift = 0;
+
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (errno != 0 || end == value || value[0] == '-')
+		return -1;
+	switch (*end) {
+	case 'T':
+	case 't':
+		shift += 10;
+		/* fallthrough */
+	case 'G':
+	case 'g':
+		shift += 10;
+		/* fallthrough */
+	case 'M':
+	case 'm':
+		shift += 10;
+		/* fallthrough */
+	case 'K':
+	case 'k':
+		shift += 10;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end != '\0' || (shift && n > (~0ULL >> shift)))
+		return -1;
+	*out = n << shift;
+	return 0;
+}
+
+static int handle_size(struct oci_conf *conf, const void *key, const char *value,
+		       const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+
+	if (conf_parse_size(value, FIELD(conf, def, unsigned long long)) < 0)
+		return fail_at(pos, err, "%s takes a size such as 500M or 20G (0: no limit)",
+			       def->name);
+	return 0;
+}
+
 static int handle_srun_path(struct oci_conf *conf, const void *key, const char *value,
 			    const struct parse_pos *pos, oci_error_t *err)
 {
@@ -292,6 +341,7 @@ static const struct key_def keys[] = {
 	{"RemapRoot", handle_remap_root, 0, 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
+	{"ImageCacheSize", handle_size, OFF(image_cache_size), 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -60,6 +60,7 @@ struct oci_conf {
 	enum remap_root remap_root;
 	bool cgroup_per_container; /* a child cgroup of the task's for each container */
 	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
+	unsigned long long image_cache_size; /* bytes; 0: no limit */
 };
 
 /* Parses and validates path. Errors name file:line and the offending text. */
@@ -68,6 +69,9 @@ void oci_conf_free(struct oci_conf *conf);
 
 /* True when name=value (an environment entry) matches the regex. */
 bool conf_regex_matches(const struct conf_regex *r, const char *entry);
+
+/* A size in bytes, with an optional K, M, G or T suffix (powers of 1024). */
+int conf_parse_size(const char *value, unsigned long long *out);
 
 /* The runtime's program name (first word of RunTimeRun or RunTimeCreate). */
 const char *oci_conf_runtime_name(const struct oci_conf *conf);

@@ -63,12 +63,13 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 
 /* An image: its unpacked rootfs, and its Env and WorkingDir as the bundle's. */
 static int open_image(struct oci_bundle *b, const char *ref, const char *image_cache,
-		      oci_error_t *err)
+		      unsigned long long image_cache_size, oci_error_t *err)
 {
 	json_t *image_config = NULL, *env;
 	const char *workdir;
 
-	if (image_cache_get(image_cache, ref, &b->rootfs, &image_config, err) < 0)
+	if (image_cache_get(image_cache, ref, image_cache_size, &b->rootfs, &image_config,
+			    &b->image_lock_fd, err) < 0)
 		return -1;
 	b->path = strdup(ref);
 	env = json_object_get(image_config, "Env");
@@ -83,7 +84,7 @@ static int open_image(struct oci_bundle *b, const char *ref, const char *image_c
 }
 
 int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		    struct oci_bundle **out, oci_error_t *err)
+		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err)
 {
 	struct oci_bundle *b = calloc(1, sizeof(*b));
 	cleanup_free char *config = NULL, *rootfs = NULL;
@@ -91,8 +92,9 @@ int oci_bundle_open(const char *path, bool ignore_config, const char *image_cach
 
 	if (b == NULL)
 		return oci_error_make(err, ENOMEM, "bundle %s", path);
+	b->image_lock_fd = -1;
 	if (image_is_layout_ref(path)) {
-		if (open_image(b, path, image_cache, err) < 0)
+		if (open_image(b, path, image_cache, image_cache_size, err) < 0)
 			goto fail;
 		*out = b;
 		return 0;
@@ -161,6 +163,8 @@ void oci_bundle_free(struct oci_bundle *b)
 	free(b->path);
 	free(b->rootfs);
 	free(b->workdir);
+	if (b->image_lock_fd >= 0)
+		close(b->image_lock_fd);
 	json_decref(b->config);
 	free(b);
 }

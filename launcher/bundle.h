@@ -8,10 +8,11 @@
 #include "../conf/error.h"
 
 struct oci_bundle {
-	char *path;	/* absolute, as given (symlinks resolved) */
-	char *rootfs;	/* absolute path of the root filesystem */
-	json_t *config; /* the bundle's own config.json, or NULL */
-	char *workdir;	/* an image's WorkingDir, or NULL */
+	char *path;	   /* absolute, as given (symlinks resolved) */
+	char *rootfs;	   /* absolute path of the root filesystem */
+	json_t *config;	   /* the bundle's own config.json, or NULL */
+	char *workdir;	   /* an image's WorkingDir, or NULL */
+	int image_lock_fd; /* holds a cached image in use, or -1 */
 };
 
 /*
@@ -20,7 +21,7 @@ struct oci_bundle {
  * configuration's Env and WorkingDir fill what the task does not give.
  */
 int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		    struct oci_bundle **out, oci_error_t *err);
+		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err);
 void oci_bundle_free(struct oci_bundle *b);
 
 #endif

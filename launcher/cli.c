@@ -12,6 +12,7 @@
 
 #include "../conf/cleanup.h"
 #include "../conf/conf.h"
+#include "image_cache.h"
 #include "launch.h"
 #include "runtime.h"
 
@@ -51,6 +52,15 @@ static const char usage_run[] =
 	"Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
 	"Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
 	"is the pid of spank-oci, %%s and %%t are 0.\n";
+
+static const char usage_cache[] =
+	"usage: spank-oci cache list [--config FILE]\n"
+	"       spank-oci cache prune [--config FILE] [--all | --max-size SIZE]\n"
+	"\n"
+	"The calling user's unpacked images on this node (ImageCache). list prints one line\n"
+	"per image: digest, size, last use, in-use or idle, where it came from. prune\n"
+	"removes images no task uses, least recently used first, until the cache holds at\n"
+	"most SIZE (default: ImageCacheSize), or every idle image with --all.\n";
 
 struct cli {
 	const char *config;
@@ -252,6 +262,77 @@ out:
 	return rc;
 }
 
+static int cmd_cache(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"all", no_argument, NULL, 'a'},
+					     {"max-size", required_argument, NULL, 'm'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = getenv("SPANK_OCI_CONFIG"), *action = argc > 1 ? argv[1] : "";
+	struct oci_conf *conf = NULL;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *dir = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	struct pattern_vars vars = {.uid = getuid(), .user = pw ? pw->pw_name : NULL};
+	unsigned long long max = 0;
+	bool all = false, have_max = false;
+	char node[256] = "localhost";
+	int c, rc;
+
+	if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
+		fputs(usage_cache, stdout);
+		return 0;
+	}
+	if (strcmp(action, "list") != 0 && strcmp(action, "prune") != 0) {
+		fputs(usage_cache, stderr);
+		return 2;
+	}
+	if (config == NULL || *config == '\0')
+		config = SPANK_OCI_DEFAULT_CONFIG;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "c:am:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'm':
+			if (conf_parse_size(optarg, &max) < 0) {
+				fprintf(stderr, PREFIX "--max-size: not a size: %s\n", optarg);
+				return 2;
+			}
+			have_max = true;
+			break;
+		case 'h':
+			fputs(usage_cache, stdout);
+			return 0;
+		default:
+			fputs(usage_cache, stderr);
+			return 2;
+		}
+	}
+	if (gethostname(node, sizeof(node)) == 0)
+		node[strcspn(node, ".")] = '\0';
+	vars.node = node;
+	if (oci_conf_load(config, &conf, &err) < 0)
+		return fail(NULL, err);
+	if (pattern_expand_word(conf->image_cache, &vars, &dir, &err) < 0) {
+		oci_conf_free(conf);
+		return fail("ImageCache", err);
+	}
+	if (strcmp(action, "list") == 0)
+		rc = image_cache_list(dir, stdout, &err);
+	else
+		rc = image_cache_prune(dir, have_max ? max : conf->image_cache_size,
+				       all || (!have_max && conf->image_cache_size == 0), stdout,
+				       &err);
+	oci_conf_free(conf);
+	return rc < 0 ? fail(NULL, err) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -269,6 +350,8 @@ int main(int argc, char **argv)
 		return cmd_spec_or_run(argc - 1, argv + 1, false);
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_spec_or_run(argc - 1, argv + 1, true);
+	if (strcmp(argv[1], "cache") == 0)
+		return cmd_cache(argc - 1, argv + 1);
 	fprintf(stderr, PREFIX "unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

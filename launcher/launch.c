@@ -102,8 +102,8 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		oci_error_wrap(err, "ImageCache");
 		goto fail;
 	}
-	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache, &l->bundle,
-			    err) < 0)
+	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
+			    conf->image_cache_size, &l->bundle, err) < 0)
 		goto fail;
 	l->vars.rootfs = l->bundle->rootfs;
 	*out = l;

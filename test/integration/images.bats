@@ -197,3 +197,40 @@ no_escapes() {
 	[[ "$output" == *'NAME="spank-oci busybox"'* ]]
 	[ -z "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*')" ]
 }
+
+@test "images: spank-oci cache list and prune; an image in use is never removed" {
+	rm -rf "$CACHE"
+	as_user srun --container="$IMG:base" true
+	as_user srun --container="$IMG:multi" sh -c 'echo started; sleep 300' >"$WORK/in-use" 2>&1 &
+	for _ in $(seq 1 100); do
+		grep -q started "$WORK/in-use" 2>/dev/null && break
+		sleep 0.1
+	done
+	run_split as_user "$CLI" cache list --config "$CONFIG"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<<"$output")" -eq 2 ]
+	grep -q " in-use  $IMG:multi\$" <<<"$output"
+	grep -q " idle    $IMG:base\$" <<<"$output"
+	run_split as_user "$CLI" cache prune --all --config "$CONFIG"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^removed sha256:' <<<"$output")" -eq 1 ]
+	run_split as_user "$CLI" cache list --config "$CONFIG"
+	[ "$(wc -l <<<"$output")" -eq 1 ]
+	grep -q "$IMG:multi\$" <<<"$output"
+	scancel -u "$SPANK_OCI_TEST_USER"
+	wait || true
+	# the image still works after the prune
+	run_split as_user srun --container="$IMG:multi" cat /opq/upper-file
+	[ "$output" = upper ]
+}
+
+@test "images: ImageCacheSize evicts the least recently used image after an unpack" {
+	rm -rf "$CACHE"
+	write_config ImageCacheSize=3M # each test image takes about 2 MiB
+	as_user srun --container="$IMG:base" true
+	as_user srun --container="$IMG:setuid" true
+	run_split as_user "$CLI" cache list --config "$CONFIG"
+	write_config
+	[ "$(wc -l <<<"$output")" -eq 1 ]
+	grep -q "$IMG:setuid\$" <<<"$output"
+}

@@ -64,7 +64,7 @@ static void bundle_open_error(const char *path, bool ignore, const char *sub1, c
 	cleanup_error oci_error_t err = NULL;
 	struct oci_bundle *b = NULL;
 
-	if (oci_bundle_open(path, ignore, "/nonexistent-image-cache", &b, &err) == 0) {
+	if (oci_bundle_open(path, ignore, "/nonexistent-image-cache", 0, &b, &err) == 0) {
 		oci_bundle_free(b);
 		fail_msg("%s opened without error", path);
 	}
@@ -143,7 +143,7 @@ static void bundle_ignore_config_json(void **state)
 	/* read, the config is an error */
 	bundle_open_error(path, false, "invalid JSON", NULL);
 	/* ignored, rootfs/ is the root filesystem */
-	assert_ok(oci_bundle_open(path, true, "/nonexistent-image-cache", &b, &err), err);
+	assert_ok(oci_bundle_open(path, true, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->path, path);
 	assert_string_equal(b->rootfs, rootfs);
 	assert_null(b->config);
@@ -166,7 +166,7 @@ static void bundle_with_config(void **state)
 	write_text(path, "config.json", "{\"root\": {\"path\": \"rootfs\"}, \"hostname\": \"h\"}");
 	assert_int_equal(symlink(path, link), 0);
 	/* opened through a symlink: the resolved, absolute paths */
-	assert_ok(oci_bundle_open(link, false, "/nonexistent-image-cache", &b, &err), err);
+	assert_ok(oci_bundle_open(link, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->path, path);
 	assert_string_equal(b->rootfs, rootfs);
 	assert_string_equal(json_string_value(json_object_get(b->config, "hostname")), "h");
@@ -176,7 +176,7 @@ static void bundle_with_config(void **state)
 	/* an absolute root.path is taken as it is */
 	text = xasprintf("{\"root\": {\"path\": \"%s\"}}", elsewhere);
 	write_text(path, "config.json", text);
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", &b, &err), err);
+	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->rootfs, elsewhere);
 	oci_bundle_free(b);
 }
@@ -190,7 +190,7 @@ static void bundle_bare_rootfs(void **state)
 
 	make_dir(f->dir, "image", 0755);
 	make_dir(f->dir, "image/usr", 0755);
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", &b, &err), err);
+	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->path, path);
 	assert_string_equal(b->rootfs, path);
 	assert_null(b->config);

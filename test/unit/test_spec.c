@@ -133,9 +133,9 @@ static int setup(void **state)
 
 	bundle = xasprintf("%s/bundle", f->dir);
 	rootfs = xasprintf("%s/rootfs", f->dir);
-	assert_ok(oci_bundle_open(bundle, false, "/nonexistent-image-cache", &f->bundle, &err),
+	assert_ok(oci_bundle_open(bundle, false, "/nonexistent-image-cache", 0, &f->bundle, &err),
 		  err);
-	assert_ok(oci_bundle_open(rootfs, false, "/nonexistent-image-cache", &f->rootfs, &err),
+	assert_ok(oci_bundle_open(rootfs, false, "/nonexistent-image-cache", 0, &f->rootfs, &err),
 		  err);
 	*state = f;
 	return 0;
@@ -598,7 +598,7 @@ static void only_host_owned_mounts_are_dropped(void **state)
 		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/c\"},"
 		   "{\"destination\": \"/dev/fuse\", \"type\": \"bind\", \"source\": \"/dev/fuse\"}"
 		   "], \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}}");
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", &b, &err), err);
+	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	spec = build(f, b, true);
 	oci_bundle_free(b);
 	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 6);
