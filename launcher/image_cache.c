@@ -131,8 +131,10 @@ int image_cache_get(const char *cache_dir, const char *ref, unsigned long long m
 			goto out;
 		}
 		log_unpack(cache_dir, &img, &st);
-		if (max_bytes > 0)
-			image_cache_prune(cache_dir, max_bytes, false, NULL, err);
+		if (max_bytes > 0) {
+			cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
+			image_cache_prune(cache_dir, max_bytes, false, NULL, &perr);
+		}
 	} else if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
 		oci_error_make(err, 0, "%s is not a cached image of yours", entry);
 		goto out;
