@@ -13,7 +13,7 @@
 /* The parent pid from /proc/<pid>/stat (the field after the parenthesised name). */
 static pid_t parent_of(const char *pid)
 {
-	char path[64], buf[512];
+	char path[320], buf[512];
 	FILE *f;
 	char *p;
 	size_t n;
@@ -30,39 +30,6 @@ static pid_t parent_of(const char *pid)
 	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
 		return -1;
 	return ppid;
-}
-
-static void kill_children(void)
-{
-	pid_t me = getpid();
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		if (parent_of(e->d_name) == me)
-			kill((pid_t)atoi(e->d_name), SIGKILL);
-	}
-	if (d != NULL)
-		closedir(d);
-}
-
-void reap_kill_children(void)
-{
-	int status;
-
-	for (;;) {
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-
-		if (pid > 0 || (pid < 0 && errno == EINTR))
-			continue;
-		if (pid < 0)
-			return; /* ECHILD: nothing left */
-		/* children remain and live: kill them, then wait for one and look again */
-		kill_children();
-		waitpid(-1, &status, 0);
-	}
 }
 
 int reap_kill_descendants(pid_t root)
@@ -106,4 +73,21 @@ int reap_kill_descendants(pid_t root)
 			killed++;
 	}
 	return killed;
+}
+
+void reap_kill_children(void)
+{
+	int status;
+
+	for (;;) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid > 0 || (pid < 0 && errno == EINTR))
+			continue;
+		if (pid < 0)
+			return; /* ECHILD: nothing left */
+		/* children remain and live: kill them, then wait for one and look again */
+		reap_kill_descendants(getpid());
+		waitpid(-1, &status, 0);
+	}
 }
