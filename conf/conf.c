@@ -569,6 +569,22 @@ bool conf_regex_matches(const struct conf_regex *r, const char *entry)
 	return r->source != NULL && regexec(&r->re, entry, 0, NULL, 0) == 0;
 }
 
+char **conf_env_without(char *const *env, const struct conf_regex *exclude)
+{
+	char **out = calloc(1, sizeof(char *));
+	size_t n = 0;
+
+	for (size_t i = 0; out != NULL && env != NULL && env[i] != NULL; i++) {
+		if (strchr(env[i], '=') == NULL || conf_regex_matches(exclude, env[i]))
+			continue;
+		if (strv_push(&out, &n, env[i]) < 0) {
+			strv_free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
 const char *oci_conf_runtime_name(const struct oci_conf *conf)
 {
 	char **cmd = conf->runtime_run ? conf->runtime_run : conf->runtime_create;

@@ -39,22 +39,6 @@ int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *var
 	return 0;
 }
 
-static char **filter_env(char *const *env, const struct conf_regex *exclude)
-{
-	char **out = calloc(1, sizeof(char *));
-	size_t n = 0;
-
-	for (size_t i = 0; out != NULL && env != NULL && env[i] != NULL; i++) {
-		if (conf_regex_matches(exclude, env[i]))
-			continue;
-		if (strv_push(&out, &n, env[i]) < 0) {
-			strv_free(out);
-			return NULL;
-		}
-	}
-	return out;
-}
-
 int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
 {
@@ -93,7 +77,7 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		goto fail;
 	}
 	l->vars.env_file = l->env_file;
-	l->runtime_env = filter_env(task->env, &conf->runtime_env_exclude);
+	l->runtime_env = conf_env_without(task->env, &conf->runtime_env_exclude);
 	if (l->runtime_env == NULL) {
 		oci_error_make(err, ENOMEM, "environment");
 		goto fail;
@@ -632,7 +616,7 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 
 	if (oci_launch_paths(conf, step_vars, &spool, NULL, &err) < 0)
 		return;
-	l.runtime_env = filter_env(env, &conf->runtime_env_exclude);
+	l.runtime_env = conf_env_without(env, &conf->runtime_env_exclude);
 	d = opendir(spool);
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		char *end;

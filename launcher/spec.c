@@ -62,19 +62,12 @@ static bool env_has(char *const *env, const char *entry)
 int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env, char ***out,
 		 oci_error_t *err)
 {
-	cleanup_strv char **env = calloc(1, sizeof(char *));
-	size_t n = 0, i;
+	cleanup_strv char **env = conf_env_without(task_env, &conf->env_exclude);
+	size_t n = strv_len(env), i;
 	json_t *v;
 
 	if (env == NULL)
 		return oci_error_make(err, ENOMEM, "environment");
-	for (i = 0; task_env != NULL && task_env[i] != NULL; i++) {
-		if (strchr(task_env[i], '=') == NULL ||
-		    conf_regex_matches(&conf->env_exclude, task_env[i]))
-			continue;
-		if (strv_push(&env, &n, task_env[i]) < 0)
-			return oci_error_make(err, ENOMEM, "environment");
-	}
 	json_array_foreach(image_env, i, v)
 	{
 		const char *entry = json_string_value(v);
