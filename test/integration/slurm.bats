@@ -19,7 +19,7 @@ setup_file() {
 # configuration and the plugin bound in, name resolution and users copied.
 make_slurm_client_bundle() {
 	local b=$1
-	[ -e "$b/config.json" ] && return 0
+	rm -rf "$b" # it binds this tree's build/: never reuse one made from another clone
 	mkdir -p "$b"
 	cp -a "$F/rootfs-only" "$b/rootfs"
 	mkdir -p "$b/rootfs/usr" "$b/rootfs/run/munge" "$b/rootfs$SPANK_OCI_CLUSTER_DIR" "$b/rootfs$REPO/build"
