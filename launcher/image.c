@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
+#include "digest.h"
 
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
@@ -53,8 +54,7 @@ static char *blob_path(const char *layout, const char *digest)
 {
 	char *path = NULL;
 
-	if (digest == NULL || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 7 + 64 ||
-	    strspn(digest + 7, "0123456789abcdef") != 64)
+	if (!digest_is_valid(digest))
 		return NULL;
 	if (asprintf(&path, "%s/blobs/sha256/%s", layout, digest + 7) < 0)
 		return NULL;
@@ -63,8 +63,9 @@ static char *blob_path(const char *layout, const char *digest)
 
 static json_t *load_blob(const char *layout, const char *digest, oci_error_t *err)
 {
-	cleanup_free char *path = blob_path(layout, digest);
+	cleanup_free char *path = blob_path(layout, digest), *data = NULL;
 	json_error_t jerr;
+	size_t len;
 	json_t *j;
 
 	if (path == NULL) {
@@ -72,7 +73,11 @@ static json_t *load_blob(const char *layout, const char *digest, oci_error_t *er
 			       digest ? digest : "");
 		return NULL;
 	}
-	j = json_load_file(path, 0, &jerr);
+	if (digest_read_file(path, digest, &data, &len, err) < 0) {
+		oci_error_wrap(err, "image %s", layout);
+		return NULL;
+	}
+	j = json_loadb(data, len, 0, &jerr);
 	if (j == NULL)
 		oci_error_make(err, 0, "image %s: blob %s: %s", layout, digest, jerr.text);
 	return j;
@@ -156,7 +161,10 @@ int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
 
 		layer->path = blob_path(out->layout, d);
 		layer->media_type = strdup(mt ? mt : "");
-		if (layer->path == NULL) {
+		layer->digest = d ? strdup(d) : NULL;
+		layer->size = json_integer_value(json_object_get(l, "size"));
+		out->layers_size += (unsigned long long)layer->size;
+		if (layer->path == NULL || layer->digest == NULL || layer->size < 0) {
 			oci_error_make(err, 0, "image %s: invalid layer digest '%s'", ref,
 				       d ? d : "");
 			goto out;
@@ -180,6 +188,7 @@ void image_ref_release(struct image_ref *r)
 	for (size_t i = 0; i < r->nlayers; i++) {
 		free(r->layers[i].path);
 		free(r->layers[i].media_type);
+		free(r->layers[i].digest);
 	}
 	free(r->layers);
 	*r = (struct image_ref){0};

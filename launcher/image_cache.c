@@ -73,19 +73,26 @@ static int write_source(const char *tmp, const char *ref, oci_error_t *err)
 	return fs_write_file(path, line, strlen(line), err);
 }
 
-static int unpack_into(const char *tmp, const struct image_ref *img, struct unpack_stats *st,
-		       oci_error_t *err)
+/* Unpacks the layers, telling progress on stderr (the task's) if it takes a while. */
+static int unpack_into(const char *tmp, const char *ref, const struct image_ref *img,
+		       struct unpack_stats *st, oci_error_t *err)
 {
 	cleanup_free char *rootfs = NULL;
+	struct unpack_progress progress;
 
 	if (asprintf(&rootfs, "%s/rootfs", tmp) < 0)
 		return oci_error_make(err, ENOMEM, "unpacking");
 	if (mkdir(tmp, 0700) < 0 || mkdir(rootfs, 0755) < 0)
 		return oci_error_make(err, errno, "cannot create %s", rootfs);
+	unpack_progress_init(&progress, ref, img->layers_size, stderr);
 	for (size_t i = 0; i < img->nlayers; i++) {
-		if (unpack_layer(rootfs, img->layers[i].path, st, err) < 0)
-			return oci_error_wrap(err, "unpacking %s", img->layout);
+		struct unpack_source src = {.path = img->layers[i].path,
+					    .digest = img->layers[i].digest,
+					    .size = img->layers[i].size};
+		if (unpack_layer(rootfs, &src, &progress, st, err) < 0)
+			return oci_error_wrap(err, "unpacking %s", ref);
 	}
+	unpack_progress_end(&progress);
 	return 0;
 }
 
@@ -121,7 +128,7 @@ int image_cache_get(const char *cache_dir, const char *ref, unsigned long long m
 			goto out;
 		}
 		remove_stale_unpacks(cache_dir, img.manifest_digest + 7);
-		if (unpack_into(tmp, &img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
+		if (unpack_into(tmp, ref, &img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
 			cleanup_error oci_error_t rerr = NULL;
 			fs_remove_tree(tmp, &rerr);
 			goto out;

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdbool.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +15,60 @@
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
+#include "digest.h"
 #include "fsutil.h"
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
+#define MB 1000000ULL
+
+static double seconds_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+void unpack_progress_init(struct unpack_progress *p, const char *image, unsigned long long total,
+			  FILE *out)
+{
+	*p = (struct unpack_progress){.image = image, .total = total, .out = out};
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+static void progress_line(struct unpack_progress *p, const char *tail)
+{
+	unsigned long long pct = p->total ? p->done * 100 / p->total : 100;
+
+	fprintf(p->out, "spank-oci: unpacking %s: %llu%% (%llu/%llu MB)%s\n", p->image,
+		pct > 100 ? 100 : pct, (p->done + MB / 2) / MB, (p->total + MB / 2) / MB, tail);
+	fflush(p->out);
+}
+
+static void progress_add(struct unpack_progress *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	p->done += n;
+	if (p->out == NULL || seconds_since(&p->start) < 1.0 ||
+	    (p->shown && seconds_since(&p->last) < 1.0))
+		return;
+	progress_line(p, "");
+	p->shown = true;
+	clock_gettime(CLOCK_MONOTONIC, &p->last);
+}
+
+void unpack_progress_end(struct unpack_progress *p)
+{
+	char tail[64];
+
+	if (p == NULL || !p->shown)
+		return;
+	p->done = p->total;
+	snprintf(tail, sizeof(tail), ", done in %.1f s", seconds_since(&p->start));
+	progress_line(p, tail);
+}
 
 /* A layer entry's name made relative ("./a/b" -> "a/b"); NULL for "..", absolute names. */
 static char *clean_name(const char *name)
@@ -47,6 +97,58 @@ static char *clean_name(const char *name)
 	return out;
 }
 
+/*
+ * The names this layer has put in place (and their parents): a whiteout or an opaque
+ * marker removes what the layers below it left, never what its own layer brought.
+ */
+struct layer_names {
+	void *tree; /* tsearch tree of char * */
+};
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int names_add(struct layer_names *n, const char *clean)
+{
+	cleanup_free char *copy = strdup(clean);
+	char *slash;
+
+	if (copy == NULL)
+		return -1;
+	do {
+		char *dup;
+
+		if (tfind(copy, &n->tree, compare_names) != NULL)
+			break; /* so are its parents */
+		dup = strdup(copy);
+		if (dup == NULL || tsearch(dup, &n->tree, compare_names) == NULL) {
+			free(dup);
+			return -1;
+		}
+		slash = strrchr(copy, '/');
+		if (slash != NULL)
+			*slash = '\0';
+	} while (slash != NULL);
+	return 0;
+}
+
+static bool names_has(struct layer_names *n, const char *dir, const char *base)
+{
+	cleanup_free char *full = NULL;
+
+	if (asprintf(&full, "%s%s%s", dir, *dir ? "/" : "", base) < 0)
+		return false;
+	return tfind(full, &n->tree, compare_names) != NULL;
+}
+
+static void names_release(struct layer_names *n)
+{
+	tdestroy(n->tree, free);
+	n->tree = NULL;
+}
+
 /* Opens dir (relative to the root) without following any symlink. */
 static int open_dir_beneath(int root, const char *dir)
 {
@@ -69,7 +171,7 @@ static void remove_at(int dirfd, const char *name)
 }
 
 /* A whiteout removes one name of lower layers; an opaque marker, a directory's content. */
-static int apply_whiteout(int root, const char *name, oci_error_t *err)
+static int apply_whiteout(int root, const char *name, struct layer_names *names, oci_error_t *err)
 {
 	cleanup_free char *dir = strdup(name);
 	char *slash = strrchr(dir, '/');
@@ -90,7 +192,8 @@ static int apply_whiteout(int root, const char *name, oci_error_t *err)
 		struct dirent *e;
 
 		while (d != NULL && (e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+			    !names_has(names, dir, e->d_name))
 				remove_at(dirfd, e->d_name);
 		}
 		if (d != NULL)
@@ -100,23 +203,8 @@ static int apply_whiteout(int root, const char *name, oci_error_t *err)
 	base += strlen(WHITEOUT);
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strchr(base, '/'))
 		return oci_error_make(err, 0, "invalid whiteout %s", name);
-	remove_at(dirfd, base);
-	return 0;
-}
-
-static int open_layer(struct archive **a, const char *layer, oci_error_t *err)
-{
-	*a = archive_read_new();
-	if (*a == NULL)
-		return oci_error_make(err, ENOMEM, "layer %s", layer);
-	archive_read_support_filter_all(*a);
-	archive_read_support_format_tar(*a);
-	if (archive_read_open_filename(*a, layer, 1 << 16) != ARCHIVE_OK) {
-		oci_error_make(err, 0, "layer %s: %s", layer, archive_error_string(*a));
-		archive_read_free(*a);
-		*a = NULL;
-		return -1;
-	}
+	if (!names_has(names, dir, base))
+		remove_at(dirfd, base);
 	return 0;
 }
 
@@ -127,119 +215,205 @@ static bool is_whiteout(const char *clean)
 	return strncmp(slash ? slash + 1 : clean, WHITEOUT, strlen(WHITEOUT)) == 0;
 }
 
-/* First pass: whiteouts of this layer apply to the layers below it. */
-static int whiteout_pass(int root, const char *layer, oci_error_t *err)
+/* The blob as libarchive reads it: every byte also goes to the digest and the progress. */
+struct layer_reader {
+	int fd;
+	struct digest digest;
+	struct unpack_progress *progress;
+	char buf[1 << 16];
+};
+
+static la_ssize_t read_blob(struct archive *a, void *data, const void **buf)
 {
-	struct archive *a = NULL;
-	struct archive_entry *e;
-	int rc = 0, r;
+	struct layer_reader *r = data;
+	ssize_t n;
 
-	if (open_layer(&a, layer, err) < 0)
+	do
+		n = read(r->fd, r->buf, sizeof(r->buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "read error");
 		return -1;
-	while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		cleanup_free char *clean = clean_name(archive_entry_pathname(e));
-
-		if (clean == NULL)
-			rc = oci_error_make(err, 0, "layer %s: entry '%s' leaves the root: refused",
-					    layer, archive_entry_pathname(e));
-		else if (is_whiteout(clean))
-			rc = apply_whiteout(root, clean, err);
 	}
-	if (rc == 0 && r != ARCHIVE_EOF)
-		rc = oci_error_make(err, 0, "layer %s: %s", layer, archive_error_string(a));
-	archive_read_free(a);
-	return rc;
+	digest_update(&r->digest, r->buf, (size_t)n);
+	progress_add(r->progress, (size_t)n);
+	*buf = r->buf;
+	return n;
 }
 
-static int extract_pass(const char *layer, struct unpack_stats *stats, oci_error_t *err)
+/* What libarchive left unread (a tar's padding) counts for the digest too. */
+static int read_rest(struct layer_reader *r, oci_error_t *err)
 {
-	struct archive *a = NULL, *w = archive_write_disk_new();
+	for (;;) {
+		ssize_t n = read(r->fd, r->buf, sizeof(r->buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return oci_error_make(err, errno, "read error");
+		if (n == 0)
+			return 0;
+		digest_update(&r->digest, r->buf, (size_t)n);
+		progress_add(r->progress, (size_t)n);
+	}
+}
+
+/* An entry made safe to write: relative, no device, no setid bit, owned by us. */
+static int prepare_entry(struct archive_entry *e, const char *clean, const char *layer,
+			 struct unpack_stats *stats, bool *skip, oci_error_t *err)
+{
+	mode_t type = archive_entry_filetype(e), perm = archive_entry_perm(e);
+	const char *hardlink = archive_entry_hardlink(e);
+
+	*skip = false;
+	if (type == AE_IFCHR || type == AE_IFBLK) {
+		stats->devices_skipped++;
+		*skip = true; /* a rootless container cannot make device nodes */
+		return 0;
+	}
+	if (hardlink != NULL) {
+		cleanup_free char *target = clean_name(hardlink);
+		if (target == NULL || *target == '\0')
+			return oci_error_make(err, 0,
+					      "layer %s: hard link '%s' to '%s' leaves the root: "
+					      "refused",
+					      layer, clean, hardlink);
+		archive_entry_set_hardlink(e, target);
+	}
+	if (type != AE_IFDIR && (perm & (S_ISUID | S_ISGID))) {
+		stats->setid_dropped++;
+		perm &= ~(mode_t)(S_ISUID | S_ISGID);
+	}
+	if (type == AE_IFDIR)
+		perm |= S_IRWXU; /* the owner must be able to fill and remove it */
+	archive_entry_set_perm(e, perm);
+	archive_entry_set_pathname(e, clean);
+	archive_entry_set_uid(e, getuid());
+	archive_entry_set_gid(e, getgid());
+	return 0;
+}
+
+static int copy_data(struct archive *a, struct archive *w)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t offset;
+	int r;
+
+	while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK)
+		if (archive_write_data_block(w, buf, size, offset) != ARCHIVE_OK)
+			return ARCHIVE_FAILED;
+	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
+}
+
+static int extract(int root, struct archive *a, struct archive *w, const char *layer,
+		   struct unpack_stats *stats, oci_error_t *err)
+{
+	struct layer_names names = {0};
 	struct archive_entry *e;
 	int rc = 0, r;
 
-	if (w == NULL || open_layer(&a, layer, err) < 0) {
-		archive_write_free(w);
-		return -1;
-	}
-	archive_write_disk_set_options(
-		w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
-			   ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		cleanup_free char *clean = clean_name(archive_entry_pathname(e));
-		mode_t type = archive_entry_filetype(e), perm = archive_entry_perm(e);
-		const char *hardlink = archive_entry_hardlink(e);
+		bool skip;
 
-		if (clean == NULL || *clean == '\0' || is_whiteout(clean))
-			continue; /* the root itself; whiteouts were applied */
-		if (type == AE_IFCHR || type == AE_IFBLK) {
-			stats->devices_skipped++;
-			continue; /* a rootless container cannot make device nodes */
+		if (clean == NULL) {
+			rc = oci_error_make(err, 0, "layer %s: entry '%s' leaves the root: refused",
+					    layer, archive_entry_pathname(e));
+			break;
 		}
-		if (hardlink != NULL) {
-			cleanup_free char *target = clean_name(hardlink);
-			if (target == NULL || *target == '\0') {
-				rc = oci_error_make(
-					err, 0,
-					"layer %s: hard link '%s' to '%s' leaves the root: "
-					"refused",
-					layer, clean, hardlink);
-				break;
-			}
-			archive_entry_set_hardlink(e, target);
+		if (*clean == '\0')
+			continue; /* the root itself */
+		if (is_whiteout(clean)) {
+			rc = apply_whiteout(root, clean, &names, err);
+			continue;
 		}
-		if (type != AE_IFDIR && (perm & (S_ISUID | S_ISGID))) {
-			stats->setid_dropped++;
-			perm &= ~(mode_t)(S_ISUID | S_ISGID);
+		if (prepare_entry(e, clean, layer, stats, &skip, err) < 0) {
+			rc = -1;
+			break;
 		}
-		if (type == AE_IFDIR)
-			perm |= S_IRWXU; /* the owner must be able to fill and remove it */
-		archive_entry_set_perm(e, perm);
-		archive_entry_set_pathname(e, clean);
-		archive_entry_set_uid(e, getuid());
-		archive_entry_set_gid(e, getgid());
+		if (skip)
+			continue;
 		r = archive_write_header(w, e);
-		if (r == ARCHIVE_OK && archive_entry_size(e) > 0 && hardlink == NULL) {
-			const void *buf;
-			size_t size;
-			la_int64_t offset;
-
-			while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK)
-				if (archive_write_data_block(w, buf, size, offset) != ARCHIVE_OK)
-					break;
-			r = r == ARCHIVE_EOF ? ARCHIVE_OK : r;
-		}
+		if (r == ARCHIVE_OK && archive_entry_size(e) > 0 &&
+		    archive_entry_hardlink(e) == NULL)
+			r = copy_data(a, w);
 		if (r == ARCHIVE_OK)
 			r = archive_write_finish_entry(w);
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			rc = oci_error_make(err, 0, "layer %s: %s: refused: %s", layer, clean,
 					    archive_error_string(w) ? archive_error_string(w)
 								    : archive_error_string(a));
+		else if (names_add(&names, clean) < 0)
+			rc = oci_error_make(err, ENOMEM, "layer %s", layer);
 		stats->entries++;
 	}
 	if (rc == 0 && r != ARCHIVE_EOF)
 		rc = oci_error_make(err, 0, "layer %s: %s", layer, archive_error_string(a));
+	names_release(&names);
+	return rc;
+}
+
+static int unpack_stream(int root, const struct unpack_source *layer, struct layer_reader *r,
+			 struct unpack_stats *stats, oci_error_t *err)
+{
+	struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+	int rc = -1;
+
+	if (a == NULL || w == NULL) {
+		oci_error_make(err, ENOMEM, "layer %s", layer->path);
+		goto out;
+	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_write_disk_set_options(
+		w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
+			   ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+			   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (archive_read_open(a, r, NULL, read_blob, NULL) != ARCHIVE_OK) {
+		oci_error_make(err, 0, "layer %s: %s", layer->path, archive_error_string(a));
+		goto out;
+	}
+	if (extract(root, a, w, layer->path, stats, err) < 0 || read_rest(r, err) < 0)
+		goto out;
+	rc = 0;
+out:
 	archive_read_free(a);
 	archive_write_free(w);
 	return rc;
 }
 
-int unpack_layer(const char *rootfs, const char *layer, struct unpack_stats *stats,
-		 oci_error_t *err)
+int unpack_layer(const char *rootfs, const struct unpack_source *layer,
+		 struct unpack_progress *progress, struct unpack_stats *stats, oci_error_t *err)
 {
 	cleanup_close int root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free struct layer_reader *r = calloc(1, sizeof(*r));
 	int rc;
 
+	if (r == NULL)
+		return oci_error_make(err, ENOMEM, "layer %s", layer->path);
 	if (root < 0)
 		return oci_error_make(err, errno, "%s", rootfs);
-	if (whiteout_pass(root, layer, err) < 0)
+	r->fd = open(layer->path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return oci_error_make(err, errno, "layer %s", layer->path);
+	r->progress = progress;
+	if (digest_init(&r->digest, err) < 0) {
+		close(r->fd);
 		return -1;
+	}
 	/* libarchive writes relative names: below the root, with the secure flags */
-	if (fchdir(root) < 0)
-		return oci_error_make(err, errno, "%s", rootfs);
-	rc = extract_pass(layer, stats, err);
-	if (cwd >= 0 && fchdir(cwd) < 0 && rc == 0)
-		rc = oci_error_make(err, errno, "returning to the working directory");
+	if (fchdir(root) < 0) {
+		rc = oci_error_make(err, errno, "%s", rootfs);
+	} else {
+		rc = unpack_stream(root, layer, r, stats, err);
+		if (cwd >= 0 && fchdir(cwd) < 0 && rc == 0)
+			rc = oci_error_make(err, errno, "returning to the working directory");
+	}
+	if (rc == 0 && layer->digest != NULL)
+		rc = digest_check(&r->digest, layer->path, layer->digest, layer->size, err);
+	digest_release(&r->digest);
+	close(r->fd);
 	return rc;
 }
