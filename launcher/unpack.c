@@ -40,9 +40,11 @@ void unpack_progress_init(struct unpack_progress *p, const char *image, unsigned
 static void progress_line(struct unpack_progress *p, const char *tail)
 {
 	unsigned long long pct = p->total ? p->done * 100 / p->total : 100;
+	int decimals = p->total < 10 * MB; /* "0.4/1.2 MB", but "120/266 MB" */
 
-	fprintf(p->out, "spank-oci: unpacking %s: %llu%% (%llu/%llu MB)%s\n", p->image,
-		pct > 100 ? 100 : pct, (p->done + MB / 2) / MB, (p->total + MB / 2) / MB, tail);
+	fprintf(p->out, "spank-oci: unpacking %s: %llu%% (%.*f/%.*f MB)%s\n", p->image,
+		pct > 100 ? 100 : pct, decimals, (double)p->done / MB, decimals,
+		(double)p->total / MB, tail);
 	fflush(p->out);
 }
 

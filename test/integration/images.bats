@@ -34,6 +34,34 @@ make_layer() {
 	PY
 }
 
+# Adds BLOB (already compressed, of MEDIATYPE; its uncompressed tar is TAR) as a layer on
+# top of LAYOUT:BASE, tagged NEW: what umoci raw add-layer does, for any compression.
+add_blob_layer() {
+	python3 - "$@" <<-'PY'
+		import hashlib, json, os, sys
+		layout, base, new, blob, mediatype, tar = sys.argv[1:]
+		def put(data):
+		    d = hashlib.sha256(data).hexdigest()
+		    open(os.path.join(layout, "blobs/sha256", d), "wb").write(data)
+		    return "sha256:" + d, len(data)
+		def get(digest):
+		    return json.load(open(os.path.join(layout, "blobs/sha256", digest[7:])))
+		index = json.load(open(os.path.join(layout, "index.json")))
+		ref = "org.opencontainers.image.ref.name"
+		desc = next(m for m in index["manifests"] if m.get("annotations", {}).get(ref) == base)
+		manifest = get(desc["digest"])
+		config = get(manifest["config"]["digest"])
+		config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(open(tar, "rb").read()).hexdigest())
+		d, n = put(json.dumps(config).encode())
+		manifest["config"] = dict(manifest["config"], digest=d, size=n)
+		d, n = put(open(blob, "rb").read())
+		manifest["layers"].append({"mediaType": mediatype, "digest": d, "size": n})
+		d, n = put(json.dumps(manifest).encode())
+		index["manifests"].append(dict(desc, digest=d, size=n, annotations={ref: new}))
+		json.dump(index, open(os.path.join(layout, "index.json"), "w"))
+	PY
+}
+
 setup_file() {
 	write_config
 	rm -rf "$IMG" "$F/scratch/layers"
@@ -69,6 +97,11 @@ setup_file() {
 	make_layer "$L/through.tar" "planted/spank-oci-evil-planted|file|x|644"
 	umoci raw add-layer --image "$IMG:base" --tag planted "$L/plant.tar"
 	umoci raw add-layer --image "$IMG:planted" --tag planted2 "$L/through.tar"
+	# a tar+zstd layer
+	make_layer "$L/zstd.tar" "zstd-file|file|compressed with zstd|644"
+	zstd -q -f -o "$L/zstd.tar.zst" "$L/zstd.tar"
+	add_blob_layer "$IMG" base zstd "$L/zstd.tar.zst" \
+		application/vnd.oci.image.layer.v1.tar+zstd "$L/zstd.tar"
 	chmod -R a+rX "$F/scratch"
 	rm -rf "$CACHE"
 }
@@ -95,6 +128,59 @@ no_escapes() {
 	[[ "$(sed -n 2p <<<"$output")" == *"No such file or directory"* ]]
 	[ "$(sed -n 3p <<<"$output")" = "upper-file" ]
 	[ "$(sed -n 4p <<<"$output")" = "from-image" ]
+	# a quick unpack tells nothing
+	[[ "$stderr" != *"spank-oci: unpacking"* ]]
+}
+
+@test "images: tar+zstd layers" {
+	run_split as_user srun --container="$IMG:zstd" cat /zstd-file
+	[ "$status" -eq 0 ]
+	[ "$output" = "compressed with zstd" ]
+}
+
+@test "images: a blob that does not match its digest is refused, nothing is cached" {
+	rm -rf "$F/scratch/bad-img" "$CACHE"
+	cp -a "$IMG" "$F/scratch/bad-img"
+	manifest="$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="multi") | .digest' "$IMG/index.json" | cut -d: -f2)"
+	layer="$(jq -r '.layers[-1].digest' "$IMG/blobs/sha256/$manifest" | cut -d: -f2)"
+	# same size, one byte changed (in the gzip trailer: the tar still reads)
+	python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-5]^=1; open(p,"wb").write(b)' \
+		"$F/scratch/bad-img/blobs/sha256/$layer"
+	chmod -R a+rX "$F/scratch/bad-img"
+	run_split as_user srun --container="$F/scratch/bad-img:multi" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: "*"$layer: digest mismatch: expected sha256:$layer, read sha256:"* ]]
+	[ ! -e "$WORK/marker" ]
+	[ -z "$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d)" ]
+	# a tampered manifest is refused before anything is unpacked
+	echo ' ' >>"$F/scratch/bad-img/blobs/sha256/$manifest"
+	run_split as_user srun --container="$F/scratch/bad-img:multi" true
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: image $F/scratch/bad-img: "*"$manifest: digest mismatch"* ]]
+}
+
+@test "images: an unpack that takes over a second reports its progress" {
+	# the layer blob is a FIFO this test feeds slowly: a third, a pause, the rest
+	rm -rf "$F/scratch/slow-img" "$CACHE"
+	cp -a "$IMG" "$F/scratch/slow-img"
+	manifest="$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="base") | .digest' "$IMG/index.json" | cut -d: -f2)"
+	layer="$(jq -r '.layers[0].digest' "$IMG/blobs/sha256/$manifest" | cut -d: -f2)"
+	blob="$F/scratch/slow-img/blobs/sha256/$layer"
+	size="$(stat -c %s "$blob")"
+	cp "$blob" "$F/scratch/slow-layer" && rm "$blob" && mkfifo -m 0644 "$blob"
+	chmod -R a+rX "$F/scratch/slow-img"
+	as_user srun --container="$F/scratch/slow-img:base" true 2>"$WORK/progress.err" &
+	{
+		head -c $((size / 3)) "$F/scratch/slow-layer"
+		sleep 1.5
+		tail -c +$((size / 3 + 1)) "$F/scratch/slow-layer"
+	} >"$blob"
+	wait
+	cat "$WORK/progress.err" >&2
+	mb="$(python3 -c "print('%.1f' % ($size / 1e6))")"
+	grep -Eq "^spank-oci: unpacking $F/scratch/slow-img:base: [0-9]+% \([0-9.]+/$mb MB\)\$" "$WORK/progress.err"
+	grep -Eq "^spank-oci: unpacking $F/scratch/slow-img:base: 100% \($mb/$mb MB\), done in [0-9.]+ s\$" "$WORK/progress.err"
+	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
 }
 
 @test "images: the image's WorkingDir is used when the task's cwd is not in the image" {
