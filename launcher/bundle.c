@@ -11,6 +11,7 @@
 #include "../conf/cleanup.h"
 #include "image.h"
 #include "image_cache.h"
+#include "squashfs.h"
 
 static bool is_dir(const char *path)
 {
@@ -103,8 +104,22 @@ int oci_bundle_open(const char *path, bool ignore_config, const char *image_cach
 		oci_error_make(err, errno, "bundle %s", path);
 		goto fail;
 	}
+	if (S_ISREG(st.st_mode) && squashfs_is_image(path)) {
+		b->path = realpath(path, NULL);
+		b->squashfs = b->path ? strdup(b->path) : NULL;
+		b->readonly = true;
+		if (b->squashfs == NULL) {
+			oci_error_make(err, errno ? errno : ENOMEM, "squashfs image %s", path);
+			goto fail;
+		}
+		*out = b;
+		return 0;
+	}
 	if (!S_ISDIR(st.st_mode)) {
-		oci_error_make(err, 0, "%s is not a bundle or root filesystem directory", path);
+		oci_error_make(err, 0,
+			       "%s is neither a directory (bundle or root filesystem), an OCI "
+			       "image layout nor a squashfs file",
+			       path);
 		goto fail;
 	}
 	if (access(path, R_OK | X_OK) < 0) {
@@ -163,6 +178,7 @@ void oci_bundle_free(struct oci_bundle *b)
 	free(b->path);
 	free(b->rootfs);
 	free(b->workdir);
+	free(b->squashfs);
 	if (b->image_lock_fd >= 0)
 		close(b->image_lock_fd);
 	json_decref(b->config);

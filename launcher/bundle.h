@@ -13,12 +13,15 @@ struct oci_bundle {
 	json_t *config;	   /* the bundle's own config.json, or NULL */
 	char *workdir;	   /* an image's WorkingDir, or NULL */
 	int image_lock_fd; /* holds a cached image in use, or -1 */
+	char *squashfs;	   /* a squashfs image file: rootfs is set where it gets mounted */
+	bool readonly;	   /* the root filesystem cannot be written (squashfs) */
 };
 
 /*
  * Inspects path (as the calling user). ignore_config: IgnoreFileConfigJson. An OCI image
  * layout ("DIR", "DIR:tag", "DIR@sha256:...") is unpacked into image_cache (once) and its
- * configuration's Env and WorkingDir fill what the task does not give.
+ * configuration's Env and WorkingDir fill what the task does not give. A squashfs file is
+ * only recognised here (rootfs stays NULL): the launcher mounts it per step.
  */
 int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
 		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err);

@@ -101,7 +101,7 @@ int fs_remove_tree(const char *path, oci_error_t *err)
 		return errno == ENOENT ? 0 : oci_error_make(err, errno, "cannot remove %s", path);
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path) < 0 ? oci_error_make(err, errno, "cannot remove %s", path) : 0;
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 		return oci_error_make(err, errno, "cannot remove %s", path);
 	return 0;
 }

@@ -22,8 +22,11 @@
 #include "reap.h"
 #include "runtime.h"
 #include "spec.h"
+#include "squashfs.h"
 
 #define TASK_DIR_PREFIX "task."
+#define SQUASHFS_MOUNT "squashfs-root" /* in %m: where a squashfs image is mounted */
+#define SQUASHFS_LOCK "squashfs.lock"
 
 int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *vars, char **spool,
 		     char **bundle_dir, oci_error_t *err)
@@ -89,6 +92,11 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
 			    conf->image_cache_size, &l->bundle, err) < 0)
 		goto fail;
+	if (l->bundle->squashfs != NULL &&
+	    asprintf(&l->bundle->rootfs, "%s/" SQUASHFS_MOUNT, l->spool) < 0) {
+		oci_error_make(err, ENOMEM, "paths");
+		goto fail;
+	}
 	l->vars.rootfs = l->bundle->rootfs;
 	*out = l;
 	return 0;
@@ -172,9 +180,15 @@ static int make_task_dir(struct oci_launch *l, oci_error_t *err)
 int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 {
 	json_t *spec = NULL;
-	cleanup_free char *text = NULL;
+	cleanup_free char *text = NULL, *lock = NULL;
 	int rc = -1;
 
+	if (make_task_dir(l, err) < 0)
+		return -1;
+	if (l->bundle->squashfs != NULL &&
+	    (asprintf(&lock, "%s/" SQUASHFS_LOCK, l->spool) < 0 ||
+	     squashfs_mount(l->bundle->squashfs, l->bundle->rootfs, lock, l->runtime_env, err) < 0))
+		return oci_error_wrap(err, "squashfs image %s", l->bundle->squashfs);
 	if (oci_launch_spec(l, &spec, err) < 0)
 		return -1;
 	text = json_dumps(spec, JSON_COMPACT);
@@ -182,8 +196,6 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 		oci_error_make(err, ENOMEM, "config.json");
 		goto out;
 	}
-	if (make_task_dir(l, err) < 0)
-		goto out;
 	if (fs_write_file(l->config_path, text, strlen(text), err) < 0)
 		goto out;
 	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
@@ -558,6 +570,15 @@ static void run_quietly(struct oci_launch *l, char **words)
 	runtime_cmd_release(&cmd);
 }
 
+/* The step's squashfs mount goes with its last task on the node (or the sweep). */
+static void unmount_squashfs(const char *spool, char *const *env)
+{
+	cleanup_free char *mountpoint = NULL;
+
+	if (asprintf(&mountpoint, "%s/" SQUASHFS_MOUNT, spool) >= 0)
+		squashfs_unmount(mountpoint, env);
+}
+
 void oci_launch_cleanup(struct oci_launch *l)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -575,8 +596,10 @@ void oci_launch_cleanup(struct oci_launch *l)
 		return;
 	fs_remove_tree(l->bundle_dir, &err);
 	/* the last task of the step on this node removes %m (runtime root and all) */
-	if (flock(l->spool_fd, LOCK_EX | LOCK_NB) == 0)
+	if (flock(l->spool_fd, LOCK_EX | LOCK_NB) == 0) {
+		unmount_squashfs(l->spool, l->runtime_env);
 		fs_remove_tree(l->spool, &err);
+	}
 	close(l->spool_fd);
 	l->spool_fd = -1;
 }
@@ -639,6 +662,7 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 	}
 	if (d != NULL)
 		closedir(d);
+	unmount_squashfs(spool, l.runtime_env);
 	strv_free(l.runtime_env);
 	if (!conf->disable_cleanup)
 		fs_remove_tree(spool, &err);

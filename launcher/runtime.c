@@ -54,21 +54,36 @@ int runtime_resolve(const char *name, char *const *env, char **path, oci_error_t
 	return oci_error_make(err, 0, "runtime %s: not found in PATH or %s", name, SYSTEM_PATH);
 }
 
-int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
-		     char *const *env, enum runtime_io io, oci_error_t *err)
+static int resolve_program(struct runtime_cmd *cmd, oci_error_t *err)
 {
 	char *resolved = NULL;
 
-	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
-	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
-		return -1;
-	if (runtime_resolve(cmd->argv[0], env, &resolved, err) < 0) {
+	if (runtime_resolve(cmd->argv[0], cmd->env, &resolved, err) < 0) {
 		runtime_cmd_release(cmd);
 		return -1;
 	}
 	free(cmd->argv[0]);
 	cmd->argv[0] = resolved;
 	return 0;
+}
+
+int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
+		     char *const *env, enum runtime_io io, oci_error_t *err)
+{
+	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
+	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
+		return -1;
+	return resolve_program(cmd, err);
+}
+
+int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
+			  enum runtime_io io, oci_error_t *err)
+{
+	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
+	cmd->argv = strv_dup((char *const *)argv);
+	if (cmd->argv == NULL)
+		return oci_error_make(err, ENOMEM, "%s", argv[0]);
+	return resolve_program(cmd, err);
 }
 
 void runtime_cmd_release(struct runtime_cmd *cmd)

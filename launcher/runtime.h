@@ -28,6 +28,9 @@ struct runtime_cmd {
 /* Expands a configured command template and resolves its program. */
 int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
 		     char *const *env, enum runtime_io io, oci_error_t *err);
+/* A command given word by word (no patterns), its program resolved. */
+int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
+			  enum runtime_io io, oci_error_t *err);
 void runtime_cmd_release(struct runtime_cmd *cmd);
 
 /* Starts cmd; returns its pid. */

@@ -129,6 +129,22 @@ static bool host_owned_destination(const char *dst)
 	return false;
 }
 
+/* A read-only root filesystem gets tmpfs where programs expect to write (if there). */
+static void add_writable_places(const char *rootfs, json_t *mounts)
+{
+	static const char *const places[][2] = {
+		{"/tmp", "mode=1777"}, {"/var/tmp", "mode=1777"}, {"/run", "mode=755"}};
+
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		if (!exists_in_root(rootfs, places[i][0]))
+			continue;
+		json_array_append_new(mounts,
+				      json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination",
+						places[i][0], "type", "tmpfs", "source", "tmpfs",
+						"options", "nosuid", "nodev", places[i][1]));
+	}
+}
+
 static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *err)
 {
 	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
@@ -151,6 +167,8 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	if (in->task->batch_script != NULL)
 		json_array_append_new(mounts, bind_mount(in->task->batch_script,
 							 in->task->batch_script, true, false));
+	if (in->bundle->readonly)
+		add_writable_places(in->bundle->rootfs, mounts);
 	json_object_set_new(spec, "mounts", mounts);
 	return 0;
 }
@@ -256,11 +274,12 @@ int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 	}
 	if (!json_is_string(json_object_get(spec, "ociVersion")))
 		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
-	json_object_set_new(
-		spec, "root",
-		json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
-			  json_is_true(json_object_get(json_object_get(in->bundle->config, "root"),
-						       "readonly"))));
+	json_object_set_new(spec, "root",
+			    json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
+				      in->bundle->readonly ||
+					      json_is_true(json_object_get(
+						      json_object_get(in->bundle->config, "root"),
+						      "readonly"))));
 	/* no UTS namespace: the container has the node's hostname */
 	json_object_del(spec, "hostname");
 	json_object_del(spec, "domainname");

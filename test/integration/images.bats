@@ -102,8 +102,15 @@ setup_file() {
 	zstd -q -f -o "$L/zstd.tar.zst" "$L/zstd.tar"
 	add_blob_layer "$IMG" base zstd "$L/zstd.tar.zst" \
 		application/vnd.oci.image.layer.v1.tar+zstd "$L/zstd.tar"
+	# a squashfs file of the busybox rootfs
+	mksquashfs "$F/rootfs-only" "$F/scratch/img.sqsh" -noappend -quiet -all-root >/dev/null
 	chmod -R a+rX "$F/scratch"
 	rm -rf "$CACHE"
+}
+
+# The squashfuse mounts on the test node (slurmd's mount namespace: scripts/node-ns).
+node_fuse_mounts() {
+	grep -c 'fuse.squashfuse' "/proc/$(cat "$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.pid")/mountinfo" || true
 }
 
 teardown() {
@@ -319,4 +326,48 @@ no_escapes() {
 	write_config
 	[ "$(wc -l <<<"$output")" -eq 1 ]
 	grep -q "$IMG:setuid\$" <<<"$output"
+}
+
+@test "images: srun --container=img.sqsh runs it read-only, /tmp writable, mount gone after" {
+	run_split as_user srun --container="$F/scratch/img.sqsh" sh -c \
+		'grep ^NAME /etc/os-release; touch /etc/x 2>&1; echo w >/tmp/w && cat /tmp/w; grep -c " / fuse.squashfuse " /proc/mounts'
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 1p <<<"$output")" = 'NAME="spank-oci busybox"' ]
+	[[ "$(sed -n 2p <<<"$output")" == *"Read-only file system"* ]]
+	[ "$(sed -n 3p <<<"$output")" = w ]
+	[ "$(sed -n 4p <<<"$output")" = 1 ]
+	[ "$(node_fuse_mounts)" -eq 0 ]
+}
+
+@test "images: the tasks of a step on a node share one squashfs mount" {
+	run_split as_user srun -n 4 --container="$F/scratch/img.sqsh" sh -c 'sleep 1; stat -c %d /'
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <<<"$output")" -eq 4 ]
+	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
+	[ "$(node_fuse_mounts)" -eq 0 ]
+}
+
+@test "images: a cancelled squashfs step leaves no mount" {
+	as_user srun --container="$F/scratch/img.sqsh" sh -c 'echo started; sleep 300' >"$WORK/sqsh-run" 2>&1 &
+	for _ in $(seq 1 100); do
+		grep -q started "$WORK/sqsh-run" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ "$(node_fuse_mounts)" -eq 1 ]
+	scancel -u "$SPANK_OCI_TEST_USER"
+	wait || true
+	for _ in $(seq 1 50); do
+		[ "$(node_fuse_mounts)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(node_fuse_mounts)" -eq 0 ]
+}
+
+@test "images: a file that is neither image nor bundle is a clear error" {
+	echo "not an image" >"$F/scratch/not-an-image"
+	chmod a+r "$F/scratch/not-an-image"
+	run_split as_user srun --container="$F/scratch/not-an-image" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: $F/scratch/not-an-image is neither a directory (bundle or root filesystem), an OCI image layout nor a squashfs file"* ]]
+	[ ! -e "$WORK/marker" ]
 }
