@@ -3,11 +3,11 @@
 
 CC ?= cc
 BUILD := build
-PKGS := jansson libarchive libcrypto
+PKGS := jansson libarchive libcrypto libcap
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto -lcap)
 
 CORE_SRC := $(wildcard conf/*.c) $(filter-out launcher/cli.c,$(wildcard launcher/*.c))
 PLUGIN_SRC := $(wildcard spank/*.c)

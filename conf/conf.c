@@ -340,6 +340,7 @@ static const struct key_def keys[] = {
 	/* spank-oci's own keys */
 	{"RemapRoot", handle_remap_root, 0, 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
+	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
 	{"ImageCacheSize", handle_size, OFF(image_cache_size), 0, false},
 };
@@ -465,6 +466,11 @@ static int validate(struct oci_conf *conf, oci_error_t *err)
 					      "RunTimeStart",
 					      f);
 	}
+	if (conf->shared_container && conf->runtime_create == NULL)
+		return oci_error_make(err, 0,
+				      "%s: SharedContainer needs RunTimeCreate, RunTimeStart and "
+				      "RunTimeQuery (the tasks join a created container)",
+				      f);
 	if (conf->runtime_kill == NULL)
 		return oci_error_make(err, 0, "%s: RunTimeKill is required", f);
 	if (conf->runtime_delete == NULL)

@@ -59,6 +59,7 @@ struct oci_conf {
 	/* spank-oci's own keys */
 	enum remap_root remap_root;
 	bool cgroup_per_container; /* a child cgroup of the task's for each container */
+	bool shared_container;	   /* one container per step and node, joined by its tasks */
 	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
 };

@@ -22,6 +22,7 @@
 #include "reap.h"
 #include "runtime.h"
 #include "spec.h"
+#include "shared.h"
 #include "squashfs.h"
 
 #define TASK_DIR_PREFIX "task."
@@ -206,6 +207,7 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 	if (l->task->batch_script != NULL &&
 	    litter_note(l->bundle->rootfs, l->task->batch_script, &l->litter[1], err) < 0)
 		goto out;
+	l->process = json_incref(json_object_get(spec, "process"));
 	rc = 0;
 out:
 	json_decref(spec);
@@ -288,7 +290,7 @@ static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_c
 			      WEXITSTATUS(wstatus));
 }
 
-static int run_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
+int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
 		    struct runtime_cmd *cmd, oci_error_t *err)
 {
 	int wstatus;
@@ -304,13 +306,14 @@ static int run_step(struct oci_launch *l, char **words, const char *op, enum run
 	return 0;
 }
 
-static int query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err)
+int oci_launch_query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err)
 {
 	struct runtime_cmd cmd;
 	json_t *state;
 	int rc;
 
-	if (run_step(l, l->conf->runtime_query, "state", RUNTIME_IO_CAPTURE, &cmd, err) < 0) {
+	if (oci_launch_step(l, l->conf->runtime_query, "state", RUNTIME_IO_CAPTURE, &cmd, err) <
+	    0) {
 		runtime_cmd_release(&cmd);
 		return -1;
 	}
@@ -332,13 +335,14 @@ static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err
 	pid_t pid = 0, got;
 
 	l->state_may_remain = true;
-	if (run_step(l, l->conf->runtime_create, "create", RUNTIME_IO_INHERIT, &cmd, err) < 0)
+	if (oci_launch_step(l, l->conf->runtime_create, "create", RUNTIME_IO_INHERIT, &cmd, err) <
+	    0)
 		goto fail;
 	runtime_cmd_release(&cmd);
-	if (query_pid(l, &pid, err) < 0)
+	if (oci_launch_query_pid(l, &pid, err) < 0)
 		return -1;
 	l->vars.pid = pid;
-	if (run_step(l, l->conf->runtime_start, "start", RUNTIME_IO_CAPTURE, &cmd, err) < 0)
+	if (oci_launch_step(l, l->conf->runtime_start, "start", RUNTIME_IO_CAPTURE, &cmd, err) < 0)
 		goto fail;
 	runtime_cmd_release(&cmd);
 	while ((got = waitpid(-1, wstatus, 0)) != pid) {
@@ -536,11 +540,49 @@ static void remove_container_cgroup(struct oci_launch *l)
 	l->cgroup_child = NULL;
 }
 
+/*
+ * Shared mode: the task joins the step's container on this node (created by the first
+ * task) in a child of its own, which keeps the task's stdio, environment and cgroup; the
+ * child's status is the task's, exactly.
+ */
+static int run_shared(struct oci_launch *l, int *wstatus, oci_error_t *err)
+{
+	struct join_target target;
+	pid_t pid;
+
+	/* before becoming a subreaper: the container's first process must not be ours */
+	if (shared_container_get(l, &target, err) < 0)
+		return -1;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+	catch_signals(); /* signals reach the child directly: it is in the task's group */
+	pid = fork();
+	if (pid < 0)
+		return oci_error_make(err, errno, "fork");
+	if (pid == 0) {
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		join_exec(&target, l->process);
+	}
+	while (waitpid(pid, wstatus, 0) < 0) {
+		if (errno != EINTR)
+			return oci_error_make(err, errno, "waiting for the task in the container");
+	}
+	reap_kill_children();
+	return 0;
+}
+
 int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
 	int rc;
 
 	*wstatus = 1 << 8; /* exit status 1 until the container says otherwise */
+	if (l->conf->shared_container) {
+		rc = run_shared(l, wstatus, err);
+		if (rc < 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0)
+			*wstatus = 1 << 8;
+		return rc;
+	}
 	/* orphans of the container (double forks, a killed runtime) come back to us */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
@@ -557,7 +599,7 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	return rc;
 }
 
-static void run_quietly(struct oci_launch *l, char **words)
+void oci_launch_quietly(struct oci_launch *l, char **words)
 {
 	struct runtime_cmd cmd;
 	cleanup_error oci_error_t err = NULL;
@@ -584,8 +626,8 @@ void oci_launch_cleanup(struct oci_launch *l)
 	cleanup_error oci_error_t err = NULL;
 
 	if (l->state_may_remain) {
-		run_quietly(l, l->conf->runtime_kill);
-		run_quietly(l, l->conf->runtime_delete);
+		oci_launch_quietly(l, l->conf->runtime_kill);
+		oci_launch_quietly(l, l->conf->runtime_delete);
 		l->state_may_remain = false;
 	}
 	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++) {
@@ -597,6 +639,7 @@ void oci_launch_cleanup(struct oci_launch *l)
 	fs_remove_tree(l->bundle_dir, &err);
 	/* the last task of the step on this node removes %m (runtime root and all) */
 	if (flock(l->spool_fd, LOCK_EX | LOCK_NB) == 0) {
+		shared_container_remove(l->conf, &l->vars, l->spool, l->runtime_env);
 		unmount_squashfs(l->spool, l->runtime_env);
 		fs_remove_tree(l->spool, &err);
 	}
@@ -620,6 +663,7 @@ void oci_launch_free(struct oci_launch *l)
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	free(l->cgroup_child);
+	json_decref(l->process);
 	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++)
 		litter_release(&l->litter[i]);
 	oci_bundle_free(l->bundle);
@@ -655,13 +699,14 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 			continue;
 		l.vars.bundle = l.bundle_dir;
 		l.vars.spool = spool;
-		run_quietly(&l, conf->runtime_kill);
-		run_quietly(&l, conf->runtime_delete);
+		oci_launch_quietly(&l, conf->runtime_kill);
+		oci_launch_quietly(&l, conf->runtime_delete);
 		free(l.bundle_dir);
 		l.bundle_dir = NULL;
 	}
 	if (d != NULL)
 		closedir(d);
+	shared_container_remove(conf, step_vars, spool, l.runtime_env);
 	unmount_squashfs(spool, l.runtime_env);
 	strv_free(l.runtime_env);
 	if (!conf->disable_cleanup)

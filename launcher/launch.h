@@ -14,6 +14,7 @@
 #include "../conf/pattern.h"
 #include "bundle.h"
 #include "litter.h"
+#include "runtime.h"
 #include "task.h"
 
 struct oci_launch {
@@ -33,6 +34,7 @@ struct oci_launch {
 	struct litter litter[2]; /* mount points the runtime may create in the rootfs */
 	char *cgroup_child;	 /* CgroupPerContainer: the container's own cgroup, or NULL */
 	int cgroup_fd;		 /* an O_PATH fd of cgroup_child, or -1 */
+	json_t *process;	 /* config.json's process, once prepared */
 };
 
 /* Per-step and per-task directories for these ids (no file system access). */
@@ -54,6 +56,14 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err);
 /* Removes runtime state (RunTimeDelete) and generated files; safe to call twice. */
 void oci_launch_cleanup(struct oci_launch *l);
 void oci_launch_free(struct oci_launch *l);
+
+/* For shared.c: one configured runtime command, its failure told in err. */
+int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
+		    struct runtime_cmd *cmd, oci_error_t *err);
+/* RunTimeQuery's pid of the container. */
+int oci_launch_query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err);
+/* Runs a configured command, ignoring how it goes (kill, delete). */
+void oci_launch_quietly(struct oci_launch *l, char **words);
 
 /*
  * After the tasks of a step: removes whatever the step's tasks left in the per-step

@@ -29,7 +29,8 @@ run_split() {
 }
 
 # Writes the test configuration for $RUNTIME to $CONFIG: runc or crun with RunTimeRun,
-# or runc-create (RunTimeCreate/Start/Query, supervised by spank-oci).
+# runc-create (RunTimeCreate/Start/Query, supervised by spank-oci), or crun-shared and
+# runc-shared (SharedContainer: the step's tasks on a node join one created container).
 write_config() {
 	case "$RUNTIME" in
 	runc)
@@ -54,6 +55,20 @@ write_config() {
 			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
 			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
 		CONF
+		;;
+	crun-shared | runc-shared)
+		# one container per step and node, joined by the step's tasks
+		local rt=${RUNTIME%-shared} bin
+		bin=$(command -v "$rt")
+		cat >"$CONFIG" <<-CONF
+			RunTimeCreate="$bin --root=%m/$rt --log=%b/runtime.log --log-format=json create --bundle %b %u.%j.%s.%t"
+			RunTimeStart="$bin --root=%m/$rt start %u.%j.%s.%t"
+			RunTimeQuery="$bin --root=%m/$rt state %u.%j.%s.%t"
+			RunTimeKill="$bin --root=%m/$rt kill %u.%j.%s.%t KILL"
+			RunTimeDelete="$bin --root=%m/$rt delete --force %u.%j.%s.%t"
+			SharedContainer=true
+		CONF
+		[ "$rt" = runc ] || sed -i 's/--log=/--log=file:/' "$CONFIG"
 		;;
 	*)
 		echo "unknown RUNTIME $RUNTIME" >&2

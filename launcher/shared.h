@@ -1,0 +1,23 @@
+/*
+ * Shared mode (SharedContainer): one container per step and node. The first task of the
+ * step on the node creates it with RunTimeCreate (its first process waits, never
+ * started, holding the namespaces); every task joins it (join.h); the last task to leave
+ * deletes it. Everything lives in %m/shared.
+ */
+#ifndef SPANK_OCI_SHARED_H
+#define SPANK_OCI_SHARED_H
+
+#include "../conf/conf.h"
+#include "../conf/error.h"
+#include "../conf/pattern.h"
+#include "join.h"
+#include "launch.h"
+
+/* The step's container on this node, created from l's config.json if there is none. */
+int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_t *err);
+
+/* Kills and deletes the step's container on this node (if any), and its files. */
+void shared_container_remove(const struct oci_conf *conf, const struct pattern_vars *vars,
+			     const char *spool, char *const *env);
+
+#endif
