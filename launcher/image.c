@@ -136,7 +136,8 @@ int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
 	desc = select_manifest(ref, index, tag, digest, err);
 	if (desc == NULL)
 		goto out;
-	out->manifest_digest = strdup(json_string_value(json_object_get(desc, "digest")));
+	/* a descriptor without a digest: "" is refused as an invalid digest by load_blob */
+	out->manifest_digest = strdup(json_string_value(json_object_get(desc, "digest")) ?: "");
 	manifest = load_blob(out->layout, out->manifest_digest, err);
 	if (manifest == NULL)
 		goto out;

@@ -172,13 +172,41 @@ static void remove_at(int dirfd, const char *name)
 		fs_remove_tree(victim, &err);
 }
 
+/*
+ * Removes what lower layers left in dir (open as dirfd): every name but those this layer
+ * brought, and inside the directories it brought, the same again (whatever the order of
+ * the entries and the marker in the tar, the result is the same).
+ */
+static void remove_lower(int dirfd, const char *dir, struct layer_names *names)
+{
+	DIR *d = fdopendir(dup(dirfd));
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		cleanup_free char *sub = NULL;
+		cleanup_close int subfd = -1;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (!names_has(names, dir, e->d_name)) {
+			remove_at(dirfd, e->d_name);
+			continue;
+		}
+		subfd = open_dir_beneath(dirfd, e->d_name); /* fails for files and symlinks */
+		if (subfd >= 0 && asprintf(&sub, "%s%s%s", dir, *dir ? "/" : "", e->d_name) >= 0)
+			remove_lower(subfd, sub, names);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 /* A whiteout removes one name of lower layers; an opaque marker, a directory's content. */
 static int apply_whiteout(int root, const char *name, struct layer_names *names, oci_error_t *err)
 {
-	cleanup_free char *dir = strdup(name);
+	cleanup_free char *dir = strdup(name), *full = NULL;
 	char *slash = strrchr(dir, '/');
 	const char *base = slash ? slash + 1 : dir;
-	cleanup_close int dirfd = -1;
+	cleanup_close int dirfd = -1, subfd = -1;
 
 	if (slash)
 		*slash = '\0';
@@ -190,23 +218,20 @@ static int apply_whiteout(int root, const char *name, struct layer_names *names,
 			       ? 0
 			       : oci_error_make(err, errno, "whiteout %s: its directory", name);
 	if (strcmp(base, OPAQUE) == 0) {
-		DIR *d = fdopendir(dup(dirfd));
-		struct dirent *e;
-
-		while (d != NULL && (e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-			    !names_has(names, dir, e->d_name))
-				remove_at(dirfd, e->d_name);
-		}
-		if (d != NULL)
-			closedir(d);
+		remove_lower(dirfd, dir, names);
 		return 0;
 	}
 	base += strlen(WHITEOUT);
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strchr(base, '/'))
 		return oci_error_make(err, 0, "invalid whiteout %s", name);
-	if (!names_has(names, dir, base))
+	if (!names_has(names, dir, base)) {
 		remove_at(dirfd, base);
+		return 0;
+	}
+	/* the layer brought this name (a directory): only what was below it goes */
+	subfd = open_dir_beneath(dirfd, base);
+	if (subfd >= 0 && asprintf(&full, "%s%s%s", dir, *dir ? "/" : "", base) >= 0)
+		remove_lower(subfd, full, names);
 	return 0;
 }
 

@@ -86,7 +86,9 @@ static void bundle_regular_file(void **state)
 	cleanup_free char *path = at(*state, "image.sif");
 
 	write_text(path, NULL, "not a directory");
-	bundle_open_error(path, false, path, "is not a bundle or root filesystem directory");
+	bundle_open_error(path, false, path,
+			  "is neither a directory (bundle or root filesystem), an OCI image layout "
+			  "nor a squashfs file");
 }
 
 static void bundle_rootfs_missing(void **state)

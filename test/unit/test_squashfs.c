@@ -1,0 +1,97 @@
+/*
+ * launcher/squashfs.c: what is taken for a squashfs image (nothing is mounted here).
+ */
+#include "unit.h"
+
+#include "launcher/squashfs.h"
+
+struct fixture {
+	char *dir;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->dir = make_tmpdir();
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	rm_tree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static char *at(struct fixture *f, const char *rel)
+{
+	return xasprintf("%s/%s", f->dir, rel);
+}
+
+static void magic_makes_an_image(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *image = at(f, "image.sqfs"), *bare = at(f, "bare");
+	cleanup_free char *link = at(f, "link.sqfs");
+
+	/* the superblock starts with "hsqs"; the rest is not looked at */
+	write_text(image, NULL, "hsqs\x04\x01 and the rest of a superblock");
+	assert_true(squashfs_is_image(image));
+	/* the magic alone, whatever the file's name */
+	write_text(bare, NULL, "hsqs");
+	assert_true(squashfs_is_image(bare));
+	/* a symlink to an image is followed, like the path a user gives */
+	assert_int_equal(symlink(image, link), 0);
+	assert_true(squashfs_is_image(link));
+}
+
+static void other_files_are_not(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *shortf = at(f, "short"), *empty = at(f, "empty");
+	cleanup_free char *other = at(f, "other"), *upper = at(f, "upper");
+	cleanup_free char *big_endian = at(f, "big-endian"), *later = at(f, "later");
+	cleanup_free char *dir = at(f, "dir.sqfs"), *fifo = at(f, "fifo");
+	cleanup_free char *missing = at(f, "missing.sqfs"), *dangling = at(f, "dangling");
+
+	write_text(shortf, NULL, "hsq");
+	assert_false(squashfs_is_image(shortf));
+	write_text(empty, NULL, "");
+	assert_false(squashfs_is_image(empty));
+	write_text(other, NULL, "SIF_MAGIC and more bytes");
+	assert_false(squashfs_is_image(other));
+	write_text(upper, NULL, "HSQS and more bytes");
+	assert_false(squashfs_is_image(upper));
+	write_text(big_endian, NULL, "sqsh and more bytes");
+	assert_false(squashfs_is_image(big_endian));
+	write_text(later, NULL, " hsqs");
+	assert_false(squashfs_is_image(later));
+	/* a directory, even one holding an image, and its name ending in .sqfs */
+	make_dir(f->dir, "dir.sqfs", 0755);
+	write_text(dir, "hsqs", "hsqs");
+	assert_false(squashfs_is_image(dir));
+	/* a FIFO is not opened for a read that would wait for a writer */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_false(squashfs_is_image(fifo));
+	assert_false(squashfs_is_image(missing));
+	assert_int_equal(symlink(missing, dangling), 0);
+	assert_false(squashfs_is_image(dangling));
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(magic_makes_an_image),
+		T(other_files_are_not),
+	};
+
+	return cmocka_run_group_tests_name("squashfs", tests, NULL, NULL);
+}
