@@ -26,7 +26,7 @@ UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_FILES := $(wildcard conf/*.[ch] launcher/*.[ch] spank/*.[ch] test/unit/*.[ch])
 
-.PHONY: all deps unit format-check integration test demo install clean
+.PHONY: all deps unit format-check integration test demo bench install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
 
@@ -68,6 +68,10 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
+
+# Benchmarks into BENCHMARKS.md: `make bench` (srun latency), BENCH=images or BENCH=all.
+bench:
+	@scripts/bench $(BENCH)
 
 install: all
 	@test -n "$(SLURM_PLUGIN_DIR)" || { echo "SLURM_PLUGIN_DIR not found; set it" >&2; exit 1; }

@@ -1,4 +1,4 @@
-/* spank-oci: the command line for admins and tests (check, spec, run). */
+/* spank-oci: the command line for admins and tests (check, spec, run, cache). */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -56,11 +56,14 @@ static const char usage_run[] =
 static const char usage_cache[] =
 	"usage: spank-oci cache list [--config FILE]\n"
 	"       spank-oci cache prune [--config FILE] [--all | --max-size SIZE]\n"
+	"       spank-oci cache add [--config FILE] REF\n"
 	"\n"
 	"The calling user's unpacked images on this node (ImageCache). list prints one line\n"
 	"per image: digest, size, last use, in-use or idle, where it came from. prune\n"
 	"removes images no task uses, least recently used first, until the cache holds at\n"
-	"most SIZE (default: ImageCacheSize), or every idle image with --all.\n";
+	"most SIZE (default: ImageCacheSize), or every idle image with --all. add unpacks\n"
+	"the image layout REF (DIR:tag, DIR@sha256:<digest> or DIR) as a task would, unless\n"
+	"it is cached already, and prints its root filesystem's path.\n";
 
 struct cli {
 	const char *config;
@@ -262,6 +265,21 @@ out:
 	return rc;
 }
 
+/* Unpacks ref into the cache (unless it is there) and prints its rootfs. */
+static int cache_add(const char *dir, const char *ref, unsigned long long max_bytes,
+		     oci_error_t *err)
+{
+	cleanup_free char *rootfs = NULL;
+	cleanup_close int in_use_fd = -1;
+	json_t *config = NULL;
+
+	if (image_cache_get(dir, ref, max_bytes, &rootfs, &config, &in_use_fd, err) < 0)
+		return -1;
+	json_decref(config);
+	puts(rootfs);
+	return 0;
+}
+
 static int cmd_cache(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -284,7 +302,8 @@ static int cmd_cache(int argc, char **argv)
 		fputs(usage_cache, stdout);
 		return 0;
 	}
-	if (strcmp(action, "list") != 0 && strcmp(action, "prune") != 0) {
+	if (strcmp(action, "list") != 0 && strcmp(action, "prune") != 0 &&
+	    strcmp(action, "add") != 0) {
 		fputs(usage_cache, stderr);
 		return 2;
 	}
@@ -314,6 +333,11 @@ static int cmd_cache(int argc, char **argv)
 			return 2;
 		}
 	}
+	if ((strcmp(action, "add") == 0) != (optind == argc - 1) ||
+	    (strcmp(action, "add") == 0 && (all || have_max))) {
+		fputs(usage_cache, stderr);
+		return 2;
+	}
 	if (gethostname(node, sizeof(node)) == 0)
 		node[strcspn(node, ".")] = '\0';
 	vars.node = node;
@@ -323,7 +347,9 @@ static int cmd_cache(int argc, char **argv)
 		oci_conf_free(conf);
 		return fail("ImageCache", err);
 	}
-	if (strcmp(action, "list") == 0)
+	if (strcmp(action, "add") == 0)
+		rc = cache_add(dir, argv[optind], conf->image_cache_size, &err);
+	else if (strcmp(action, "list") == 0)
 		rc = image_cache_list(dir, stdout, &err);
 	else
 		rc = image_cache_prune(dir, have_max ? max : conf->image_cache_size,

@@ -214,6 +214,26 @@ no_escapes() {
 	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
 }
 
+@test "images: spank-oci cache add unpacks once and prints the rootfs, which a step reuses" {
+	rm -rf "$CACHE"
+	run_split as_user "$CLI" cache add --config "$CONFIG" "$IMG:multi"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "$CACHE/"*"/rootfs" ]]
+	[ -f "$output/opq/upper-file" ]
+	rootfs="$output"
+	run_split as_user "$CLI" cache add --config "$CONFIG" "$IMG:multi"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$rootfs" ]
+	run_split as_user srun --container="$IMG:multi" true
+	[ "$status" -eq 0 ]
+	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
+	run_split as_user "$CLI" cache add --config "$CONFIG"
+	[ "$status" -eq 2 ]
+	run_split as_user "$CLI" cache add --config "$CONFIG" "$IMG:nosuchtag"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"spank-oci: image $IMG:nosuchtag: no manifest tagged nosuchtag"* ]]
+}
+
 @test "images: several manifests and no selector is a clear error" {
 	run_split as_user srun --container="$IMG" touch "$WORK/marker"
 	[ "$status" -ne 0 ]
