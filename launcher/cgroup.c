@@ -210,3 +210,13 @@ char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned 
 		return NULL;
 	return dir;
 }
+
+int cgroup2_enter_fd(int dirfd)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	int rc = fd >= 0 && write(fd, "0", 1) == 1 ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

@@ -19,7 +19,11 @@ int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err);
 /* mount + the calling process's cgroup2 path: the task's cgroup directory. */
 int cgroup2_self_dir(char **dir, oci_error_t *err);
 
+/* Moves the calling process into the cgroup directory fd (O_PATH is enough). */
+int cgroup2_enter_fd(int dirfd);
+
 /* Creates dir/name (0755) and moves the calling process into it. */
+
 int cgroup2_enter_child(const char *dir, const char *name, char **child, oci_error_t *err);
 
 /*

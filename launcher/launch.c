@@ -540,6 +540,9 @@ static void remove_container_cgroup(struct oci_launch *l)
 	l->cgroup_child = NULL;
 }
 
+static void make_container_cgroup(struct oci_launch *l);
+static void remove_container_cgroup(struct oci_launch *l);
+
 /*
  * Shared mode: the task joins the step's container on this node (created by the first
  * task) in a child of its own, which keeps the task's stdio, environment and cgroup; the
@@ -556,12 +559,18 @@ static int run_shared(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
 	catch_signals(); /* signals reach the child directly: it is in the task's group */
+	make_container_cgroup(l);
 	pid = fork();
 	if (pid < 0)
 		return oci_error_make(err, errno, "fork");
 	if (pid == 0) {
 		for (int sig = 1; sig < NSIG; sig++)
 			signal(sig, SIG_DFL);
+		if (l->cgroup_fd >= 0 && cgroup2_enter_fd(l->cgroup_fd) < 0) {
+			fprintf(stderr, "spank-oci: cannot enter the container's cgroup: %s\n",
+				strerror(errno));
+			_exit(127);
+		}
 		join_exec(&target, l->process);
 	}
 	while (waitpid(pid, wstatus, 0) < 0) {
@@ -569,6 +578,7 @@ static int run_shared(struct oci_launch *l, int *wstatus, oci_error_t *err)
 			return oci_error_make(err, errno, "waiting for the task in the container");
 	}
 	reap_kill_children();
+	remove_container_cgroup(l);
 	return 0;
 }
 
