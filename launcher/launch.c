@@ -660,6 +660,15 @@ static void run_quietly(struct oci_launch *l, char **words)
 	runtime_cmd_release(&cmd);
 }
 
+static void remove_litter(void *arg)
+{
+	struct oci_launch *l = arg;
+
+	/* the last noted first: an inner mount point goes before an outer one */
+	for (size_t i = l->nlitter; i-- > 0;)
+		litter_remove(l->bundle->rootfs, &l->litter[i]);
+}
+
 void oci_launch_cleanup(struct oci_launch *l)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -669,11 +678,13 @@ void oci_launch_cleanup(struct oci_launch *l)
 		run_quietly(l, l->conf->runtime_delete);
 		l->state_may_remain = false;
 	}
-	/* the last noted first: an inner mount point goes before an outer one */
-	for (size_t i = l->nlitter; i-- > 0;) {
-		litter_remove(l->bundle->rootfs, &l->litter[i]);
+	/* in a namespace of its own, runc made them as the subordinate id: remove them there */
+	if (runtime_userns(l) == NULL)
+		remove_litter(l);
+	else if (l->nlitter > 0)
+		userns_run(&l->userns, l->runtime_env, remove_litter, l, &err);
+	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
-	}
 	l->nlitter = 0;
 	if (l->conf->disable_cleanup || l->spool_fd < 0)
 		return;

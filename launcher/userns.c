@@ -1,6 +1,8 @@
 #include "userns.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <sched.h>
 #include <spawn.h>
@@ -99,4 +101,42 @@ int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, cha
 	    run_map("newgidmap", child, m->gid, m->subgid, env, err) < 0)
 		return -1;
 	return 0;
+}
+
+int userns_run(const struct userns_map *m, char *const *env, void (*fn)(void *), void *arg,
+	       oci_error_t *err)
+{
+	int ready[2], go[2], status;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return oci_error_make(err, errno, "pipe");
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return oci_error_make(err, errno, "pipe");
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		if (userns_child_enter(ready[1], go[0]) < 0)
+			_exit(127);
+		fn(arg);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (pid < 0 || userns_parent_map(pid, ready[0], m, env, err) < 0 ||
+	    write(go[1], "g", 1) != 1) {
+		if (pid > 0)
+			kill(pid, SIGKILL);
+		else
+			oci_error_make(err, errno, "fork");
+	}
+	close(ready[0]);
+	close(go[1]);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && err != NULL && *err == NULL ? 0 : -1;
 }

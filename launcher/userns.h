@@ -36,4 +36,12 @@ int userns_child_enter(int ready_fd, int go_fd);
 int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
 		      oci_error_t *err);
 
+/*
+ * Runs fn(arg) in a child that is uid 0 of such a namespace (what the runtime created
+ * there, e.g. mount points owned by the subordinate id, can be removed only from
+ * there), and waits for it. -1 if the namespace could not be made.
+ */
+int userns_run(const struct userns_map *m, char *const *env, void (*fn)(void *), void *arg,
+	       oci_error_t *err);
+
 #endif
