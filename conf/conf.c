@@ -313,6 +313,54 @@ static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *v
 	return 0;
 }
 
+static int handle_mounts(struct oci_conf *conf, const void *key, const char *value,
+			 const struct parse_pos *pos, oci_error_t *err)
+{
+	cleanup_error oci_error_t perr = NULL;
+
+	(void)key;
+	if (mounts_parse(value, &conf->container_mounts, &perr) < 0)
+		return fail_at(pos, err, "ContainerMounts: %s", oci_error_text(perr));
+	return 0;
+}
+
+/* Comma-separated absolute path prefixes; a trailing '/' is dropped ("/" stays). */
+static int handle_prefixes(struct oci_conf *conf, const void *key, const char *value,
+			   const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	cleanup_strv char **list = NULL;
+
+	if (split_list(value, &list) < 0)
+		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	for (size_t i = 0; list[i] != NULL; i++) {
+		size_t n = strlen(list[i]);
+		if (list[i][0] != '/')
+			return fail_at(pos, err, "%s: '%s' is not an absolute path", def->name,
+				       list[i]);
+		if (strstr(list[i], "/../") != NULL || strstr(list[i], "/./") != NULL ||
+		    (n >= 3 && strcmp(list[i] + n - 3, "/..") == 0))
+			return fail_at(pos, err, "%s: '%s' may not contain . or ..", def->name,
+				       list[i]);
+		while (n > 1 && list[i][n - 1] == '/')
+			list[i][--n] = '\0';
+	}
+	*FIELD(conf, def, char **) = steal_pointer(&list);
+	return 0;
+}
+
+static int handle_tristate(struct oci_conf *conf, const void *key, const char *value,
+			   const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	bool b;
+
+	if (parse_bool(value, &b) < 0)
+		return fail_at(pos, err, "%s takes true or false", def->name);
+	*FIELD(conf, def, int) = b ? 1 : 0;
+	return 0;
+}
+
 #define OFF(field) offsetof(struct oci_conf, field)
 #define CMD (PATTERN_ALLOW_SPOOL | PATTERN_ALLOW_BUNDLE)
 
@@ -343,6 +391,13 @@ static const struct key_def keys[] = {
 	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
 	{"ImageCacheSize", handle_size, OFF(image_cache_size), 0, false},
+	/* defaults and policy for the users' container options */
+	{"ContainerMounts", handle_mounts, 0, 0, false},
+	{"MountHome", handle_bool, OFF(mount_home), 0, false},
+	{"AllowedMountPrefixes", handle_prefixes, OFF(allowed_mount_prefixes), 0, false},
+	{"DeniedMountPrefixes", handle_prefixes, OFF(denied_mount_prefixes), 0, false},
+	{"AllowRemapRoot", handle_bool, OFF(allow_remap_root), 0, false},
+	{"Writable", handle_tristate, OFF(writable), 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -492,6 +547,8 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 	if (conf == NULL)
 		return oci_error_make(err, ENOMEM, "%s", path);
 	conf->stdio_debug = conf->syslog_debug = conf->file_debug = LOG_LEVEL_UNSET;
+	conf->allow_remap_root = true;
+	conf->writable = -1;
 	conf->path = strdup(path);
 	if (conf->path == NULL) {
 		oci_error_make(err, ENOMEM, "%s", path);
@@ -567,6 +624,9 @@ void oci_conf_free(struct oci_conf *conf)
 	conf_regex_free(&conf->runtime_env_exclude);
 	free(conf->srun_path);
 	strv_free(conf->srun_args);
+	mounts_release(&conf->container_mounts);
+	strv_free(conf->allowed_mount_prefixes);
+	strv_free(conf->denied_mount_prefixes);
 	free(conf);
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "mounts.h"
 
 #define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
 #define SPANK_OCI_DEFAULT_CONTAINER_PATH "/tmp/spank-oci-%U/%j.%s"
@@ -62,6 +63,14 @@ struct oci_conf {
 	bool shared_container;	   /* one container per step and node, joined by its tasks */
 	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
+
+	/* defaults and policy for the users' container options */
+	struct mount_list container_mounts; /* ContainerMounts: everyone's binds */
+	bool mount_home;		    /* MountHome */
+	char **allowed_mount_prefixes;	    /* NULL: any source (unless denied) */
+	char **denied_mount_prefixes;
+	bool allow_remap_root; /* AllowRemapRoot (default true) */
+	int writable;	       /* Writable: -1 unset (the bundle's own, images read-only) */
 };
 
 /* Parses and validates path. Errors name file:line and the offending text. */

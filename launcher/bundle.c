@@ -78,6 +78,9 @@ static int open_image(struct oci_bundle *b, const char *ref, const char *image_c
 	workdir = json_string_value(json_object_get(image_config, "WorkingDir"));
 	if (workdir != NULL && workdir[0] == '/')
 		b->workdir = strdup(workdir);
+	if (json_is_array(json_object_get(image_config, "Entrypoint")))
+		b->entrypoint = json_incref(json_object_get(image_config, "Entrypoint"));
+	b->is_image = true;
 	json_decref(image_config);
 	if (b->path == NULL || b->config == NULL)
 		return oci_error_make(err, ENOMEM, "image %s", ref);
@@ -182,5 +185,6 @@ void oci_bundle_free(struct oci_bundle *b)
 	if (b->image_lock_fd >= 0)
 		close(b->image_lock_fd);
 	json_decref(b->config);
+	json_decref(b->entrypoint);
 	free(b);
 }

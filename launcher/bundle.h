@@ -8,13 +8,15 @@
 #include "../conf/error.h"
 
 struct oci_bundle {
-	char *path;	   /* absolute, as given (symlinks resolved) */
-	char *rootfs;	   /* absolute path of the root filesystem */
-	json_t *config;	   /* the bundle's own config.json, or NULL */
-	char *workdir;	   /* an image's WorkingDir, or NULL */
-	int image_lock_fd; /* holds a cached image in use, or -1 */
-	char *squashfs;	   /* a squashfs image file: rootfs is set where it gets mounted */
-	bool readonly;	   /* the root filesystem cannot be written (squashfs) */
+	char *path;	    /* absolute, as given (symlinks resolved) */
+	char *rootfs;	    /* absolute path of the root filesystem */
+	json_t *config;	    /* the bundle's own config.json, or NULL */
+	char *workdir;	    /* an image's WorkingDir, or NULL */
+	json_t *entrypoint; /* an image's Entrypoint (an array), or NULL */
+	bool is_image;	    /* an OCI image layout, unpacked in the image cache */
+	int image_lock_fd;  /* holds a cached image in use, or -1 */
+	char *squashfs;	    /* a squashfs image file: rootfs is set where it gets mounted */
+	bool readonly;	    /* the root filesystem cannot be written (squashfs) */
 };
 
 /*

@@ -31,6 +31,8 @@ static const char usage_main[] =
 	"                                              run CMD in the container as a task would\n"
 	"\n"
 	"The configuration is FILE, else $SPANK_OCI_CONFIG, else " SPANK_OCI_DEFAULT_CONFIG ".\n"
+	"spec and run take the container options from SPANK_OCI_CONTAINER_MOUNTS, _WORKDIR,\n"
+	"_ENV, _MOUNT_HOME, _REMAP_ROOT, _WRITABLE and _ENTRYPOINT, as srun does.\n"
 	"'spank-oci COMMAND --help' tells more.\n";
 
 static const char usage_check[] =
@@ -209,8 +211,15 @@ static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdl
 	return 0;
 }
 
+static const char *env_getter(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
 static int cmd_spec_or_run(int argc, char **argv, bool run)
 {
+	struct oci_options options;
 	struct cli cli = {0};
 	struct oci_conf *conf = NULL;
 	struct oci_launch *l = NULL;
@@ -227,12 +236,21 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 				       "rootless, run it as the job's user\n");
 		return 1;
 	}
+	oci_options_init(&options);
+	task = (struct oci_task){0};
 	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||
-	    oci_conf_load(cli.config, &conf, &err) < 0 ||
+	    oci_options_from_env(&options, env_getter, NULL, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	task.options = &options;
+	if (oci_conf_load(cli.config, &conf, &err) < 0 ||
 	    oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
 		fail(NULL, err);
 		goto out;
 	}
+	if (l->notice != NULL)
+		fprintf(stderr, PREFIX "%s\n", l->notice);
 	if (!run) {
 		cleanup_free char *text = NULL;
 		if (oci_launch_spec(l, &spec, &err) < 0) {
@@ -255,12 +273,14 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	oci_launch_cleanup(l);
 	oci_launch_free(l);
 	oci_conf_free(conf);
+	oci_options_release(&options);
 	free(task.gids);
 	oci_exit_like(wstatus);
 out:
 	json_decref(spec);
 	oci_launch_free(l);
 	oci_conf_free(conf);
+	oci_options_release(&options);
 	free(task.gids);
 	return rc;
 }

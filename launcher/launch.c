@@ -43,6 +43,73 @@ int oci_launch_paths(const struct oci_conf *conf, const struct pattern_vars *var
 	return 0;
 }
 
+/*
+ * The user's own uid/gid inside where the runtime can do it: crun with one mapping, runc
+ * 1.1.5 (which needs uid 0 mapped) in a user namespace of its own made from the user's
+ * /etc/subuid and /etc/subgid ranges. Without such ranges: uid 0 inside, with a notice,
+ * unless RemapRoot=false or AllowRemapRoot=false forbid it.
+ */
+static int choose_identity(struct oci_launch *l, oci_error_t *err)
+{
+	const struct oci_conf *conf = l->conf;
+	const struct oci_task *t = l->task;
+	const char *runtime = oci_conf_runtime_name(conf);
+
+	if (l->settings.remap_root) {
+		l->identity = IDENTITY_REMAP_ROOT;
+		return 0;
+	}
+	if (!oci_spec_runtime_needs_root_mapped(conf)) {
+		l->identity = IDENTITY_OWN;
+		return 0;
+	}
+	if (userns_lookup(t->user, t->uid, t->gid, &l->userns)) {
+		l->identity = IDENTITY_OWN_SUBIDS;
+		return 0;
+	}
+	if (conf->remap_root == REMAP_ROOT_NO)
+		return oci_error_make(err, 0,
+				      "your own identity in a %s container needs a range for %s in "
+				      "/etc/subuid and /etc/subgid (RemapRoot=false in %s)",
+				      runtime, t->user, conf->path);
+	if (!conf->allow_remap_root)
+		return oci_error_make(err, 0,
+				      "your own identity in a %s container needs a range for %s in "
+				      "/etc/subuid and /etc/subgid, and AllowRemapRoot=false in %s "
+				      "forbids uid 0 instead",
+				      runtime, t->user, conf->path);
+	l->identity = IDENTITY_REMAP_ROOT;
+	if (asprintf(&l->notice,
+		     "notice: no range for %s in /etc/subuid and /etc/subgid: running as uid 0 "
+		     "in the container (mapped to %s)",
+		     t->user, t->user) < 0)
+		l->notice = NULL;
+	return 0;
+}
+
+/* The user's options with the site's defaults and policy, as the user. */
+static int apply_options(struct oci_launch *l, const char *bundle_path, oci_error_t *err)
+{
+	struct oci_options none;
+
+	oci_options_init(&none);
+	if (oci_options_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
+				&l->settings, err) < 0)
+		return -1;
+	if (l->settings.entrypoint && !l->bundle->is_image)
+		return oci_error_make(
+			err, 0,
+			"--container-entrypoint needs an OCI image: %s is a bundle or "
+			"root filesystem directory, which has no Entrypoint",
+			bundle_path);
+	if (l->settings.writable == OPT_ON && l->bundle->squashfs != NULL)
+		return oci_error_make(err, 0,
+				      "--container-writable: %s is a squashfs image, which is "
+				      "read-only (its /tmp, /var/tmp and /run are writable)",
+				      bundle_path);
+	return choose_identity(l, err);
+}
+
 int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		   const char *bundle_path, struct oci_launch **out, oci_error_t *err)
 {
@@ -99,6 +166,8 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 		goto fail;
 	}
 	l->vars.rootfs = l->bundle->rootfs;
+	if (apply_options(l, bundle_path, err) < 0)
+		goto fail;
 	*out = l;
 	return 0;
 fail:
@@ -114,7 +183,8 @@ int oci_launch_spec(struct oci_launch *l, json_t **spec, oci_error_t *err)
 		.task = l->task,
 		.spool = l->spool,
 		.spool_dest = l->spool_dest,
-		.remap_root = oci_spec_remap_root(l->conf),
+		.identity = l->identity,
+		.settings = &l->settings,
 	};
 
 	return oci_spec_build(&in, spec, err);
@@ -178,6 +248,38 @@ static int make_task_dir(struct oci_launch *l, oci_error_t *err)
 	return oci_error_make(err, EAGAIN, "cannot create %s", l->bundle_dir);
 }
 
+static int note_one(struct oci_launch *l, const char *dest, oci_error_t *err)
+{
+	struct litter *grown = realloc(l->litter, (l->nlitter + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		return oci_error_make(err, ENOMEM, "litter");
+	l->litter = grown;
+	if (litter_note(l->bundle->rootfs, dest, &l->litter[l->nlitter], err) < 0)
+		return -1;
+	l->nlitter++;
+	return 0;
+}
+
+/*
+ * What the runtime may create in the root filesystem for us: mount points (spool, batch
+ * script, ContainerMounts, home, --container-mounts) and --container-workdir.
+ */
+static int note_litter(struct oci_launch *l, oci_error_t *err)
+{
+	if (l->spool_dest != NULL && note_one(l, l->spool_dest, err) < 0)
+		return -1;
+	if (l->task->batch_script != NULL && note_one(l, l->task->batch_script, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l->settings.mounts.n; i++) {
+		if (note_one(l, l->settings.mounts.v[i].dst, err) < 0)
+			return -1;
+	}
+	if (l->settings.workdir != NULL && note_one(l, l->settings.workdir, err) < 0)
+		return -1;
+	return 0;
+}
+
 int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 {
 	json_t *spec = NULL;
@@ -201,11 +303,7 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 		goto out;
 	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
 		goto out;
-	if (l->spool_dest != NULL &&
-	    litter_note(l->bundle->rootfs, l->spool_dest, &l->litter[0], err) < 0)
-		goto out;
-	if (l->task->batch_script != NULL &&
-	    litter_note(l->bundle->rootfs, l->task->batch_script, &l->litter[1], err) < 0)
+	if (note_litter(l, err) < 0)
 		goto out;
 	l->process = json_incref(json_object_get(spec, "process"));
 	rc = 0;
@@ -290,6 +388,12 @@ static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_c
 			      WEXITSTATUS(wstatus));
 }
 
+/* Every runtime command of a task with IDENTITY_OWN_SUBIDS runs in such a namespace. */
+static const struct userns_map *runtime_userns(const struct oci_launch *l)
+{
+	return l->identity == IDENTITY_OWN_SUBIDS ? &l->userns : NULL;
+}
+
 int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
 		    struct runtime_cmd *cmd, oci_error_t *err)
 {
@@ -297,6 +401,7 @@ int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum run
 
 	if (runtime_cmd_init(cmd, words, &l->vars, l->runtime_env, io, err) < 0)
 		return -1;
+	cmd->userns = runtime_userns(l);
 	if (io == RUNTIME_IO_INHERIT)
 		cmd->cgroup_fd = l->cgroup_fd; /* create: the container starts there */
 	if (runtime_run_sync(cmd, &wstatus, err) < 0)
@@ -459,6 +564,7 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 			     RUNTIME_IO_INHERIT, err) < 0)
 		return -1;
 	cmd.cgroup_fd = l->cgroup_fd;
+	cmd.userns = runtime_userns(l);
 	if (runtime_spawn(&cmd, &pid, err) < 0) {
 		runtime_cmd_release(&cmd);
 		return -1;
@@ -618,6 +724,7 @@ void oci_launch_quietly(struct oci_launch *l, char **words)
 	if (words == NULL ||
 	    runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env, RUNTIME_IO_CAPTURE, &err) < 0)
 		return;
+	cmd.userns = runtime_userns(l);
 	runtime_run_sync(&cmd, &wstatus, &err);
 	runtime_cmd_release(&cmd);
 }
@@ -631,6 +738,15 @@ static void unmount_squashfs(const char *spool, char *const *env)
 		squashfs_unmount(mountpoint, env);
 }
 
+static void remove_litter(void *arg)
+{
+	struct oci_launch *l = arg;
+
+	/* the last noted first: an inner mount point goes before an outer one */
+	for (size_t i = l->nlitter; i-- > 0;)
+		litter_remove(l->bundle->rootfs, &l->litter[i]);
+}
+
 void oci_launch_cleanup(struct oci_launch *l)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -640,16 +756,20 @@ void oci_launch_cleanup(struct oci_launch *l)
 		oci_launch_quietly(l, l->conf->runtime_delete);
 		l->state_may_remain = false;
 	}
-	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++) {
-		litter_remove(l->bundle->rootfs, &l->litter[i]);
+	/* in a namespace of its own, runc made them as the subordinate id: remove them there */
+	if (runtime_userns(l) == NULL)
+		remove_litter(l);
+	else if (l->nlitter > 0)
+		userns_run(&l->userns, l->runtime_env, remove_litter, l, &err);
+	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
-	}
+	l->nlitter = 0;
 	if (l->conf->disable_cleanup || l->spool_fd < 0)
 		return;
 	fs_remove_tree(l->bundle_dir, &err);
 	/* the last task of the step on this node removes %m (runtime root and all) */
 	if (flock(l->spool_fd, LOCK_EX | LOCK_NB) == 0) {
-		shared_container_remove(l->conf, &l->vars, l->spool, l->runtime_env);
+		shared_container_remove(l);
 		unmount_squashfs(l->spool, l->runtime_env);
 		fs_remove_tree(l->spool, &err);
 	}
@@ -674,8 +794,11 @@ void oci_launch_free(struct oci_launch *l)
 		close(l->cgroup_fd);
 	free(l->cgroup_child);
 	json_decref(l->process);
-	for (size_t i = 0; i < sizeof(l->litter) / sizeof(l->litter[0]); i++)
+	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
+	free(l->litter);
+	container_settings_release(&l->settings);
+	free(l->notice);
 	oci_bundle_free(l->bundle);
 	free(l);
 }
@@ -716,7 +839,9 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 	}
 	if (d != NULL)
 		closedir(d);
-	shared_container_remove(conf, step_vars, spool, l.runtime_env);
+	l.spool = spool;
+	shared_container_remove(&l);
+	l.spool = NULL;
 	unmount_squashfs(spool, l.runtime_env);
 	strv_free(l.runtime_env);
 	if (!conf->disable_cleanup)

@@ -11,11 +11,14 @@
 
 #include "../conf/conf.h"
 #include "../conf/error.h"
+#include "../conf/options.h"
 #include "../conf/pattern.h"
 #include "bundle.h"
 #include "litter.h"
 #include "runtime.h"
+#include "spec.h"
 #include "task.h"
+#include "userns.h"
 
 struct oci_launch {
 	const struct oci_conf *conf;
@@ -29,12 +32,17 @@ struct oci_launch {
 	char *log_path;	   /* %b/runtime.log: where the configured runtime should log */
 	char **runtime_env;
 	struct oci_bundle *bundle;
-	bool state_may_remain;	 /* the runtime may have left state behind */
-	int spool_fd;		 /* %m, share-locked while the task lives; -1 before prepare */
-	struct litter litter[2]; /* mount points the runtime may create in the rootfs */
-	char *cgroup_child;	 /* CgroupPerContainer: the container's own cgroup, or NULL */
-	int cgroup_fd;		 /* an O_PATH fd of cgroup_child, or -1 */
-	json_t *process;	 /* config.json's process, once prepared */
+	bool state_may_remain; /* the runtime may have left state behind */
+	int spool_fd;	       /* %m, share-locked while the task lives; -1 before prepare */
+	struct litter *litter; /* mount points the runtime may create in the rootfs */
+	size_t nlitter;
+	struct container_settings settings; /* the user's options merged with the site's */
+	enum spec_identity identity;
+	struct userns_map userns; /* IDENTITY_OWN_SUBIDS: the runtime's own namespace */
+	char *notice;		  /* one line for the user (a fallback taken), or NULL */
+	char *cgroup_child;	  /* CgroupPerContainer: the container's own cgroup, or NULL */
+	int cgroup_fd;		  /* an O_PATH fd of cgroup_child, or -1 */
+	json_t *process;	  /* config.json's process, once prepared */
 };
 
 /* Per-step and per-task directories for these ids (no file system access). */

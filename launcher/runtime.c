@@ -95,18 +95,18 @@ void runtime_cmd_release(struct runtime_cmd *cmd)
 	*cmd = (struct runtime_cmd){.capture_fd = -1, .cgroup_fd = -1};
 }
 
-/*
- * fork, join the cgroup, exec: the runtime (and so the container) starts in the cgroup
- * while the supervisor stays where it is. Only for RUNTIME_IO_INHERIT commands.
- */
-static int spawn_in_cgroup(pid_t *pid, struct runtime_cmd *cmd)
+/* The child of spawn_forked: stdio, cgroup, user namespace, then the runtime. */
+__attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int ready_fd, int go_fd)
 {
 	sigset_t none;
 
-	*pid = fork();
-	if (*pid < 0)
-		return errno;
-	if (*pid == 0) {
+	if (cmd->io == RUNTIME_IO_CAPTURE) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(cmd->capture_fd, 1) < 0 ||
+		    dup2(cmd->capture_fd, 2) < 0)
+			_exit(127);
+	}
+	if (cmd->cgroup_fd >= 0) {
 		int fd = openat(cmd->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 
 		if (fd < 0 || write(fd, "0", 1) != 1) {
@@ -114,14 +114,58 @@ static int spawn_in_cgroup(pid_t *pid, struct runtime_cmd *cmd)
 				strerror(errno));
 			_exit(127);
 		}
-		for (int sig = 1; sig < NSIG; sig++)
-			signal(sig, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(cmd->argv[0], cmd->argv, cmd->env);
-		fprintf(stderr, "spank-oci: cannot run %s: %s\n", cmd->argv[0], strerror(errno));
+	}
+	if (cmd->userns != NULL && userns_child_enter(ready_fd, go_fd) < 0) {
+		fprintf(stderr, "spank-oci: cannot enter a user namespace: %s\n", strerror(errno));
 		_exit(127);
 	}
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(cmd->argv[0], cmd->argv, cmd->env);
+	fprintf(stderr, "spank-oci: cannot run %s: %s\n", cmd->argv[0], strerror(errno));
+	_exit(127);
+}
+
+/*
+ * fork, join the cgroup and/or a user namespace of its own, exec: the runtime (and so
+ * the container) starts there while the supervisor stays where it is.
+ */
+static int spawn_forked(pid_t *pid, struct runtime_cmd *cmd, oci_error_t *err)
+{
+	int ready[2] = {-1, -1}, go[2] = {-1, -1};
+
+	if (cmd->userns != NULL && (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0))
+		return oci_error_make(err, errno, "pipe");
+	*pid = fork();
+	if (*pid < 0)
+		return oci_error_make(err, errno, "fork");
+	if (*pid == 0) {
+		if (cmd->userns != NULL) {
+			close(ready[0]);
+			close(go[1]);
+		}
+		forked_child(cmd, ready[1], go[0]);
+	}
+	if (cmd->userns == NULL)
+		return 0;
+	close(ready[1]);
+	close(go[0]);
+	if (userns_parent_map(*pid, ready[0], cmd->userns, cmd->env, err) < 0) {
+		close(ready[0]);
+		close(go[1]);
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
+	close(ready[0]);
+	if (write(go[1], "g", 1) != 1) {
+		close(go[1]);
+		return oci_error_make(err, errno, "user namespace");
+	}
+	close(go[1]);
 	return 0;
 }
 
@@ -132,6 +176,16 @@ int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
 	sigset_t all, none;
 	int rc;
 
+	if (cmd->io == RUNTIME_IO_CAPTURE) {
+		/* a memfd: captured output never touches the file system */
+		if (cmd->capture_fd >= 0)
+			close(cmd->capture_fd);
+		cmd->capture_fd = memfd_create("spank-oci-runtime-output", MFD_CLOEXEC);
+		if (cmd->capture_fd < 0)
+			return oci_error_make(err, errno, "memfd_create");
+	}
+	if (cmd->cgroup_fd >= 0 || cmd->userns != NULL)
+		return spawn_forked(pid, cmd, err);
 	sigfillset(&all);
 	sigemptyset(&none);
 	posix_spawnattr_init(&attr);
@@ -140,23 +194,11 @@ int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		/* a memfd: captured output never touches the file system */
-		if (cmd->capture_fd >= 0)
-			close(cmd->capture_fd);
-		cmd->capture_fd = memfd_create("spank-oci-runtime-output", MFD_CLOEXEC);
-		if (cmd->capture_fd < 0) {
-			posix_spawn_file_actions_destroy(&fa);
-			posix_spawnattr_destroy(&attr);
-			return oci_error_make(err, errno, "memfd_create");
-		}
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 2);
 	}
-	if (cmd->cgroup_fd >= 0)
-		rc = spawn_in_cgroup(pid, cmd);
-	else
-		rc = posix_spawn(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->env);
+	rc = posix_spawn(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0)

@@ -7,6 +7,7 @@
 
 #include "../conf/error.h"
 #include "../conf/pattern.h"
+#include "userns.h"
 
 /* Finds an executable: absolute as is, else in PATH from env, then the system dirs. */
 int runtime_resolve(const char *name, char *const *env, char **path, oci_error_t *err);
@@ -23,6 +24,7 @@ struct runtime_cmd {
 	char *output;	/* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
 	int capture_fd; /* memfd behind output while the command runs, or -1 */
 	int cgroup_fd;	/* a cgroup directory the command starts in, or -1 */
+	const struct userns_map *userns; /* run in a user namespace of its own, or NULL */
 };
 
 /* Expands a configured command template and resolves its program. */

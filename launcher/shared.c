@@ -108,21 +108,19 @@ int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_
 		return 0;
 	}
 	/* none yet, or one that died (its state goes first) */
-	shared_container_remove(l->conf, &l->vars, l->spool, l->runtime_env);
+	shared_container_remove(l);
 	if (create(l, dir, t, err) < 0) {
-		shared_container_remove(l->conf, &l->vars, l->spool, l->runtime_env);
-		return oci_error_wrap(err, "shared container");
+		shared_container_remove(l);
+		return -1;
 	}
 	return 0;
 }
 
-void shared_container_remove(const struct oci_conf *conf, const struct pattern_vars *vars,
-			     const char *spool, char *const *env)
+void shared_container_remove(const struct oci_launch *l)
 {
-	cleanup_free char *dir = path_in(spool, SHARED_DIR), *log = NULL;
+	cleanup_free char *dir = path_in(l->spool, SHARED_DIR), *log = NULL;
 	cleanup_error oci_error_t err = NULL;
-	struct oci_task task = {0};
-	struct oci_launch s = {.conf = conf, .task = &task, .vars = *vars, .spool_fd = -1};
+	struct oci_launch s = *l;
 	unsigned long long creator = 0, unused = 0;
 	struct stat st;
 
@@ -131,11 +129,10 @@ void shared_container_remove(const struct oci_conf *conf, const struct pattern_v
 	log = path_in(dir, "runtime.log");
 	if (read_numbers(dir, CREATOR_FILE, &creator, &unused) == 0) {
 		s.vars.task_id = (uint32_t)creator;
-		s.vars.spool = spool;
-		s.runtime_env = (char **)env;
+		s.vars.spool = l->spool;
 		shared_view(&s, dir, log);
-		oci_launch_quietly(&s, conf->runtime_kill);
-		oci_launch_quietly(&s, conf->runtime_delete);
+		oci_launch_quietly(&s, l->conf->runtime_kill);
+		oci_launch_quietly(&s, l->conf->runtime_delete);
 	}
 	fs_remove_tree(dir, &err);
 }

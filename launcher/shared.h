@@ -16,8 +16,10 @@
 /* The step's container on this node, created from l's config.json if there is none. */
 int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_t *err);
 
-/* Kills and deletes the step's container on this node (if any), and its files. */
-void shared_container_remove(const struct oci_conf *conf, const struct pattern_vars *vars,
-			     const char *spool, char *const *env);
+/*
+ * Kills and deletes the step's container on this node (if any), and its files, with the
+ * runtime commands as l runs them (l->spool: the step's directory).
+ */
+void shared_container_remove(const struct oci_launch *l);
 
 #endif

@@ -16,11 +16,9 @@
 
 #define OCI_VERSION "1.0.2"
 
-bool oci_spec_remap_root(const struct oci_conf *conf)
+bool oci_spec_runtime_needs_root_mapped(const struct oci_conf *conf)
 {
-	if (conf->remap_root != REMAP_ROOT_AUTO)
-		return conf->remap_root == REMAP_ROOT_YES;
-	/* runc 1.1.5 rootless needs uid 0 mapped: only root inside works without subids */
+	/* runc 1.1.5 rootless refuses a config without uid 0 mapped */
 	return strcmp(oci_conf_runtime_name(conf), "runc") == 0;
 }
 
@@ -48,19 +46,31 @@ static size_t env_name_len(const char *entry)
 	return eq ? (size_t)(eq - entry) : strlen(entry);
 }
 
-static bool env_has(char *const *env, const char *entry)
+/* The index of entry's name in env, or -1. */
+static ssize_t env_find(char *const *env, const char *entry)
 {
 	size_t n = env_name_len(entry);
 
 	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
 		if (strncmp(env[i], entry, n) == 0 && env[i][n] == '=')
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static bool name_listed(char *const *names, const char *entry)
+{
+	size_t n = env_name_len(entry);
+
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		if (strlen(names[i]) == n && strncmp(names[i], entry, n) == 0)
 			return true;
 	}
 	return false;
 }
 
-int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env, char ***out,
-		 oci_error_t *err)
+int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
+		 char *const *keep, char ***out, oci_error_t *err)
 {
 	cleanup_strv char **env = conf_env_without(task_env, &conf->env_exclude);
 	size_t n = strv_len(env), i;
@@ -71,10 +81,24 @@ int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *ima
 	json_array_foreach(image_env, i, v)
 	{
 		const char *entry = json_string_value(v);
-		if (entry == NULL || strchr(entry, '=') == NULL || env_has(env, entry))
+		ssize_t at;
+		char *copy;
+
+		if (entry == NULL || strchr(entry, '=') == NULL)
 			continue;
-		if (strv_push(&env, &n, entry) < 0)
+		at = env_find(env, entry);
+		if (at >= 0 && name_listed(keep, entry))
+			continue; /* --container-env: the task's value wins */
+		if (at < 0) {
+			if (strv_push(&env, &n, entry) < 0)
+				return oci_error_make(err, ENOMEM, "environment");
+			continue;
+		}
+		copy = strdup(entry);
+		if (copy == NULL)
 			return oci_error_make(err, ENOMEM, "environment");
+		free(env[at]);
+		env[at] = copy;
 	}
 	*out = steal_pointer(&env);
 	return 0;
@@ -116,19 +140,6 @@ static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recurs
 			 "options", opts);
 }
 
-/* Our namespaces share the host's /proc, /sys and /dev: drop the bundle's own. */
-static bool host_owned_destination(const char *dst)
-{
-	static const char *const tops[] = {"/proc", "/sys", "/dev"};
-
-	for (size_t i = 0; i < 3; i++) {
-		size_t n = strlen(tops[i]);
-		if (strncmp(dst, tops[i], n) == 0 && (dst[n] == '\0' || dst[n] == '/'))
-			return true;
-	}
-	return false;
-}
-
 /* A read-only root filesystem gets tmpfs where programs expect to write (if there). */
 static void add_writable_places(const char *rootfs, json_t *mounts)
 {
@@ -145,6 +156,8 @@ static void add_writable_places(const char *rootfs, json_t *mounts)
 	}
 }
 
+static bool root_readonly(const struct spec_input *in);
+
 static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *err)
 {
 	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
@@ -158,7 +171,8 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	json_array_foreach(old, i, m)
 	{
 		const char *dst = json_string_value(json_object_get(m, "destination"));
-		if (dst == NULL || host_owned_destination(dst))
+		/* our namespaces share the host's /proc, /sys and /dev: drop the bundle's */
+		if (dst == NULL || mounts_host_owned_destination(dst))
 			continue;
 		json_array_append(mounts, m);
 	}
@@ -167,16 +181,33 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	if (in->task->batch_script != NULL)
 		json_array_append_new(mounts, bind_mount(in->task->batch_script,
 							 in->task->batch_script, true, false));
-	if (in->bundle->readonly)
+	/* an image's read-only root keeps the usual writable places */
+	if ((in->bundle->is_image || in->bundle->squashfs) && root_readonly(in))
 		add_writable_places(in->bundle->rootfs, mounts);
+	/* ContainerMounts, the home directory, --container-mounts: in that order */
+	for (i = 0; in->settings != NULL && i < in->settings->mounts.n; i++) {
+		const struct mount_request *r = &in->settings->mounts.v[i];
+		json_array_append_new(mounts, bind_mount(r->src, r->dst, r->ro, true));
+	}
 	json_object_set_new(spec, "mounts", mounts);
 	return 0;
 }
 
-static json_t *id_mapping(unsigned inside, unsigned outside)
+static json_t *id_mapping(enum spec_identity identity, unsigned id)
 {
-	return json_pack("[{s:I, s:I, s:I}]", "containerID", (json_int_t)inside, "hostID",
-			 (json_int_t)outside, "size", (json_int_t)1);
+	switch (identity) {
+	case IDENTITY_OWN:
+		return json_pack("[{s:I, s:I, s:i}]", "containerID", (json_int_t)id, "hostID",
+				 (json_int_t)id, "size", 1);
+	case IDENTITY_OWN_SUBIDS:
+		/* counted in the runtime's own namespace: 0 is the user, 1 a subordinate id */
+		return json_pack("[{s:I, s:i, s:i}, {s:i, s:i, s:i}]", "containerID",
+				 (json_int_t)id, "hostID", 0, "size", 1, "containerID", 0, "hostID",
+				 1, "size", 1);
+	default:
+		return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id,
+				 "size", 1);
+	}
 }
 
 static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *err)
@@ -198,8 +229,8 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 	json_object_del(linux, "readonlyPaths");
 	json_object_set_new(linux, "namespaces",
 			    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
-	json_object_set_new(linux, "uidMappings", id_mapping(in->remap_root ? 0 : t->uid, t->uid));
-	json_object_set_new(linux, "gidMappings", id_mapping(in->remap_root ? 0 : t->gid, t->gid));
+	json_object_set_new(linux, "uidMappings", id_mapping(in->identity, t->uid));
+	json_object_set_new(linux, "gidMappings", id_mapping(in->identity, t->gid));
 	if (json_object_get(linux, "uidMappings") == NULL)
 		return oci_error_make(err, ENOMEM, "linux");
 	return 0;
@@ -227,7 +258,8 @@ static json_t *default_spec(void)
 static int build_process(const struct spec_input *in, json_t *spec, json_t *caps, oci_error_t *err)
 {
 	const struct oci_task *t = in->task;
-	json_t *process = json_object_get(spec, "process"), *user;
+	const struct container_settings *set = in->settings;
+	json_t *process = json_object_get(spec, "process"), *user, *args;
 	cleanup_strv char **env = NULL;
 	const char *cwd = "/";
 
@@ -235,18 +267,32 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 		process = json_object();
 		json_object_set_new(spec, "process", process);
 	}
-	if (oci_spec_env(in->conf, t->env, json_object_get(process, "env"), &env, err) < 0)
+	if (oci_spec_env(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
+			 &env, err) < 0)
 		return -1;
-	if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
+	if (set != NULL && set->workdir != NULL)
+		cwd = set->workdir; /* --container-workdir */
+	else if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
 		cwd = t->cwd;
 	else if (in->bundle->workdir != NULL)
 		cwd = in->bundle->workdir; /* the image's WorkingDir */
-	user = in->remap_root ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
-			      : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
-					  (json_int_t)t->gid);
+	user = in->identity == IDENTITY_REMAP_ROOT
+		       ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
+		       : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
+				   (json_int_t)t->gid);
+	args = strv_to_json(t->argv);
+	if (set != NULL && set->entrypoint) {
+		/* --container-entrypoint: the image's Entrypoint, then the task's argv */
+		json_t *with = json_deep_copy(in->bundle->entrypoint ? in->bundle->entrypoint
+								     : json_array());
+		if (with == NULL || args == NULL || json_array_extend(with, args) < 0)
+			return oci_error_make(err, ENOMEM, "process");
+		json_decref(args);
+		args = with;
+	}
 	json_object_set_new(process, "terminal", json_boolean(t->tty));
 	json_object_set_new(process, "user", user);
-	json_object_set_new(process, "args", strv_to_json(t->argv));
+	json_object_set_new(process, "args", args);
 	json_object_set_new(process, "env", strv_to_json(env));
 	json_object_set_new(process, "cwd", json_string(cwd));
 	json_object_set_new(process, "noNewPrivileges", json_true());
@@ -258,6 +304,21 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 	if (json_object_get(process, "args") == NULL || json_object_get(process, "env") == NULL)
 		return oci_error_make(err, ENOMEM, "process");
 	return 0;
+}
+
+/*
+ * --container-writable/--container-readonly, else Writable in the configuration, else
+ * the bundle's own root.readonly; an image's root (the user's shared image cache) is
+ * read-only unless asked otherwise.
+ */
+static bool root_readonly(const struct spec_input *in)
+{
+	if (in->settings != NULL && in->settings->writable != OPT_UNSET)
+		return in->settings->writable == OPT_OFF;
+	if (in->bundle->is_image || in->bundle->readonly)
+		return true;
+	return json_is_true(
+		json_object_get(json_object_get(in->bundle->config, "root"), "readonly"));
 }
 
 int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
@@ -274,12 +335,9 @@ int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 	}
 	if (!json_is_string(json_object_get(spec, "ociVersion")))
 		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
-	json_object_set_new(spec, "root",
-			    json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
-				      in->bundle->readonly ||
-					      json_is_true(json_object_get(
-						      json_object_get(in->bundle->config, "root"),
-						      "readonly"))));
+	json_object_set_new(
+		spec, "root",
+		json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly", root_readonly(in)));
 	/* no UTS namespace: the container has the node's hostname */
 	json_object_del(spec, "hostname");
 	json_object_del(spec, "domainname");

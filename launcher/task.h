@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct oci_options;
+
 struct oci_task {
 	uid_t uid;
 	gid_t gid;
@@ -19,7 +21,8 @@ struct oci_task {
 	char *const *env;
 	const char *cwd;
 	bool tty;
-	const char *batch_script; /* host path bound read-only at the same path, or NULL */
+	const char *batch_script;	   /* host path bound read-only at the same path, or NULL */
+	const struct oci_options *options; /* the user's container options, or NULL */
 };
 
 #endif

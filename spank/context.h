@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "../conf/conf.h"
+#include "../conf/options.h"
 
 #define PLUGIN_PREFIX "spank-oci: "
 
@@ -25,8 +26,9 @@ struct plugin_context {
 	char *config_path;
 
 	/* srun, sbatch, salloc */
-	char *inherited_container; /* SLURM_CONTAINER as found before option parsing */
-	bool no_container;	   /* --no-container */
+	char *inherited_container;  /* SLURM_CONTAINER as found before option parsing */
+	bool no_container;	    /* --no-container */
+	struct oci_options options; /* --container-mounts and the others */
 
 	/* slurmstepd */
 	struct oci_conf *conf;
@@ -39,6 +41,11 @@ extern struct plugin_context context;
 int client_init(spank_t sp);
 int client_post_opt(spank_t sp);
 extern struct spank_option client_options[];
+
+/* The container options: registered everywhere, checked on both sides. */
+int options_register(spank_t sp);
+int options_client_check(void);
+int options_for_task(spank_t sp, char **env, struct oci_options *out, oci_error_t *err);
 
 /* slurmstepd side: the task becomes the container. */
 int remote_task_init(spank_t sp);

@@ -53,10 +53,13 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 	switch (context.ctx) {
 	case S_CTX_LOCAL:
 	case S_CTX_ALLOCATOR:
+		if (options_register(sp) < 0)
+			return -1;
 		return client_init(sp);
 	case S_CTX_REMOTE:
 		for (struct spank_option *o = client_options; o->name != NULL; o++)
 			spank_option_register(sp, o);
+		options_register(sp);
 		/* the step's tasks share one parsed configuration */
 		load_config();
 		return 0;
@@ -69,8 +72,11 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	if (context.ctx == S_CTX_LOCAL || context.ctx == S_CTX_ALLOCATOR)
+	if (context.ctx == S_CTX_LOCAL || context.ctx == S_CTX_ALLOCATOR) {
+		if (options_client_check() < 0)
+			return -1;
 		return client_post_opt(sp);
+	}
 	return 0;
 }
 
@@ -92,6 +98,7 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	free(context.conf_error);
 	free(context.config_path);
 	free(context.inherited_container);
+	oci_options_release(&context.options);
 	context.conf_error = context.config_path = context.inherited_container = NULL;
 	return 0;
 }

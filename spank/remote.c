@@ -71,6 +71,7 @@ int remote_task_init(spank_t sp)
 {
 	char bundle[PATH_MAX], cwd[PATH_MAX], node[256];
 	struct oci_task task = {0};
+	struct oci_options options;
 	struct oci_launch *l = NULL;
 	cleanup_error oci_error_t err = NULL;
 	struct passwd *pw;
@@ -96,6 +97,9 @@ int remote_task_init(spank_t sp)
 	if (context.conf == NULL)
 		task_fail(&task, "%s",
 			  context.conf_error ? context.conf_error : "no configuration");
+	if (options_for_task(sp, env, &options, &err) < 0)
+		task_fail(&task, "%s", oci_error_text(err));
+	task.options = &options;
 	pw = getpwuid(task.uid);
 	if (pw == NULL)
 		task_fail(&task, "no passwd entry for uid %u", (unsigned)task.uid);
@@ -112,6 +116,10 @@ int remote_task_init(spank_t sp)
 
 	if (oci_launch_new(context.conf, &task, bundle, &l, &err) < 0)
 		task_fail(&task, "%s", oci_error_text(err));
+	if (l->notice != NULL && task.task_id == 0) {
+		fprintf(stderr, PLUGIN_PREFIX "%s\n", l->notice); /* once per step */
+		fflush(stderr);
+	}
 	if (oci_launch_prepare(l, &err) < 0) {
 		oci_launch_cleanup(l);
 		task_fail(&task, "cannot set up the container: %s", oci_error_text(err));

@@ -63,7 +63,14 @@ teardown() {
 	[ "$(jq -c .process.args <<<"$output")" = '["printenv","A"]' ]
 	[ "$(jq -r .root.path <<<"$output")" = "$F/bundle/rootfs" ]
 	[ "$(jq -r '.linux.namespaces | map(.type) | join(",")' <<<"$output")" = "user,mount" ]
-	[ "$(jq -r '.linux.uidMappings[0].hostID' <<<"$output")" = "$TEST_UID" ]
+	# the user's own uid inside; runc (which needs uid 0 mapped) runs in a namespace of
+	# its own where 0 is the user and 1 the user's first subordinate id
+	[ "$(jq -r .process.user.uid <<<"$output")" = "$TEST_UID" ]
+	case "$RUNTIME" in
+	runc*) want="[{\"containerID\":$TEST_UID,\"hostID\":0,\"size\":1},{\"containerID\":0,\"hostID\":1,\"size\":1}]" ;;
+	*) want="[{\"containerID\":$TEST_UID,\"hostID\":$TEST_UID,\"size\":1}]" ;;
+	esac
+	[ "$(jq -c .linux.uidMappings <<<"$output")" = "$want" ]
 	[ "$(jq -r '.linux.cgroupsPath // "none"' <<<"$output")" = "none" ]
 }
 

@@ -3,6 +3,7 @@
 
 : "${SPANK_OCI_CLUSTER_DIR:=/tmp/spank-oci-cluster}"
 : "${SPANK_OCI_TEST_USER:=ocitest}"
+: "${SPANK_OCI_TEST_USER_NOSUB:=$SPANK_OCI_TEST_USER-nosub}" # no /etc/subuid range
 : "${RUNTIME:=runc}"
 export SLURM_CONF="$SPANK_OCI_CLUSTER_DIR/slurm/slurm.conf"
 REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"

@@ -104,6 +104,9 @@ setup_file() {
 		application/vnd.oci.image.layer.v1.tar+zstd "$L/zstd.tar"
 	# a squashfs file of the busybox rootfs
 	mksquashfs "$F/rootfs-only" "$F/scratch/img.sqsh" -noappend -quiet -all-root >/dev/null
+	# an Entrypoint, for --container-entrypoint
+	umoci config --image "$IMG:base" --tag ep --config.entrypoint /bin/echo \
+		--config.entrypoint from-entrypoint >/dev/null
 	chmod -R a+rX "$F/scratch"
 	rm -rf "$CACHE"
 }
@@ -196,6 +199,30 @@ no_escapes() {
 	[ "$output" = "/etc" ]
 	run_split as_user srun --chdir=/tmp --container="$IMG:base" pwd
 	[ "$output" = "/tmp" ]
+}
+
+@test "images: --container-entrypoint runs the image's Entrypoint before the command" {
+	run_split as_user srun --container="$IMG:ep" --container-entrypoint hello
+	[ "$status" -eq 0 ]
+	[ "$output" = "from-entrypoint hello" ]
+	# without it the Entrypoint is not run; the variable does the same as the option
+	run_split as_user srun --container="$IMG:ep" echo hello
+	[ "$output" = "hello" ]
+	run_split as_user env SPANK_OCI_CONTAINER_ENTRYPOINT=1 srun --container="$IMG:ep" hello
+	[ "$output" = "from-entrypoint hello" ]
+}
+
+@test "images: --container-entrypoint with a bundle directory is an error naming it" {
+	run_split as_user srun --container="$F/bundle" --container-entrypoint touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: --container-entrypoint needs an OCI image: $F/bundle is a bundle or root filesystem directory"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
+@test "images: an image's root is read-only unless --container-writable" {
+	run_split as_user srun --container="$IMG:base" touch /written
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"Read-only file system"* ]]
 }
 
 @test "images: 4 tasks on a node unpack the image once, and a second step reuses it" {

@@ -16,27 +16,35 @@ setup_file() {
 }
 
 # A bundle that is a Slurm client: the node's /usr, the munge socket, the cluster's
-# configuration and the plugin bound in, name resolution and users copied.
+# configuration files and the plugin bound in, name resolution and users copied. Its
+# root file system belongs to the test user, so the runtime can make the batch script's
+# mount point there whichever id is root inside.
 make_slurm_client_bundle() {
-	local b=$1
+	local b=$1 f
 	rm -rf "$b" # it binds this tree's build/: never reuse one made from another clone
 	mkdir -p "$b"
 	cp -a "$F/rootfs-only" "$b/rootfs"
-	mkdir -p "$b/rootfs/usr" "$b/rootfs/run/munge" "$b/rootfs$SPANK_OCI_CLUSTER_DIR" "$b/rootfs$REPO/build"
+	mkdir -p "$b/rootfs/usr" "$b/rootfs/run/munge" "$b/rootfs$SPANK_OCI_CLUSTER_DIR/slurm" "$b/rootfs$REPO/build"
+	for f in slurm/slurm.conf plugstack.conf spank-oci.conf; do
+		touch "$b/rootfs$SPANK_OCI_CLUSTER_DIR/$f"
+	done
 	ln -s usr/lib "$b/rootfs/lib"
 	ln -s usr/lib64 "$b/rootfs/lib64"
 	cp /etc/passwd /etc/group /etc/hosts /etc/nsswitch.conf "$b/rootfs/etc/"
 	cp -L /etc/resolv.conf "$b/rootfs/etc/" 2>/dev/null || true
 	echo SC >"$b/rootfs/etc/fixture-name"
+	chown -R "$SPANK_OCI_TEST_USER:" "$b/rootfs"
 	python3 - "$b/config.json" "$SPANK_OCI_CLUSTER_DIR" "$REPO/build" <<-'PY'
 		import json, sys
 		def bind(path, ro=True):
 		    return {"destination": path, "type": "bind", "source": path,
 		            "options": ["rbind"] + (["ro"] if ro else [])}
+		d = sys.argv[2]
 		json.dump({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
 		           "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/usr/bin:/bin"]},
-		           "mounts": [bind("/usr"), bind("/run/munge", False), bind(sys.argv[2]),
-		                      bind(sys.argv[3])]},
+		           "mounts": [bind("/usr"), bind("/run/munge", False), bind(sys.argv[3])] +
+		                     [bind(d + "/" + f) for f in
+		                      ("slurm/slurm.conf", "plugstack.conf", "spank-oci.conf")]},
 		          open(sys.argv[1], "w"))
 	PY
 }
@@ -158,9 +166,8 @@ teardown() {
 }
 
 @test "inheritance: the steps of a containerized batch job inherit its container" {
-	# srun inside the container must be the user's own uid (munge): runc 1.1.5 rootless
-	# only maps uid 0 (FIELD-NOTES), crun runs the user as themselves
-	[ "$RUNTIME" = crun ] || skip "a Slurm client in a container needs the user's own uid (crun)"
+	# srun inside the container must be the user's own uid (munge): crun runs the user as
+	# themselves, runc does with the user's subordinate ids (the test user has a range)
 	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" sbatch --parsable \
 		--container="$F/scratch/SC" -o "$WORK/steps-%j.out" --wrap "cat /etc/fixture-name
 srun cat /etc/fixture-name
@@ -249,7 +256,7 @@ srun --no-container grep ^NAME /etc/os-release")"
 	bundle="$(make_bad_mount_bundle)"
 	run_split as_user srun --container="$bundle" touch "$WORK/marker"
 	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: ${RUNTIME%-create}"*": "* ]]
+	[[ "$stderr" == *"spank-oci: ${RUNTIME%%-*}"*": "* ]]
 	[ ! -e "$WORK/marker" ]
 }
 

@@ -106,6 +106,7 @@ struct fixture {
 	struct oci_bundle *rootfs; /* dir/rootfs: a bare root filesystem */
 	struct oci_task task;
 	json_t *spec;
+	const struct container_settings *settings; /* the user's options, or NULL */
 };
 
 static int setup(void **state)
@@ -162,7 +163,8 @@ static json_t *build(struct fixture *f, const struct oci_bundle *bundle, bool re
 		.conf = f->conf,
 		.bundle = bundle,
 		.task = &f->task,
-		.remap_root = remap_root,
+		.identity = remap_root ? IDENTITY_REMAP_ROOT : IDENTITY_OWN,
+		.settings = f->settings,
 	};
 
 	json_decref(f->spec);
@@ -416,10 +418,11 @@ static void bundle_spec_golden(void **state)
 	assert_string_equal(jstr(spec, "ociVersion"), "1.0.2-dev");
 	assert_jstrings(spec, "process.capabilities.ambient",
 			STRINGS("CAP_AUDIT_WRITE", "CAP_KILL"));
-	/* the task's environment, minus EnvExclude; the bundle's fills only the gaps */
+	/* the task's environment, minus EnvExclude; the bundle's variables win */
 	assert_jstrings(spec, "process.env",
-			STRINGS("PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42",
-				"TERM=xterm", "BUNDLE_ONLY=1"));
+			STRINGS("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"HOME=/bundlehome", "SLURM_JOB_ID=42", "TERM=xterm",
+				"BUNDLE_ONLY=1"));
 	/* /work exists in this rootfs */
 	assert_string_equal(jstr(spec, "process.cwd"), "/work");
 	/* root.readonly comes from the bundle */
@@ -545,7 +548,7 @@ static void spool_and_batch_script_mounts(void **state)
 		.task = &f->task,
 		.spool = "/tmp/spank-oci-1234/42.3",
 		.spool_dest = "/var/run/slurm-oci",
-		.remap_root = true,
+		.identity = IDENTITY_REMAP_ROOT,
 	};
 	json_t *m, *want;
 
@@ -618,8 +621,8 @@ static void only_host_owned_mounts_are_dropped(void **state)
 
 /* ---- oci_spec_env ----------------------------------------------------------------------- */
 
-static void expect_env(const struct oci_conf *conf, char *const *task_env, const char *image,
-		       const char *const *want)
+static void expect_env_keep(const struct oci_conf *conf, char *const *task_env, const char *image,
+			    char *const *keep, const char *const *want)
 {
 	cleanup_error oci_error_t err = NULL;
 	cleanup_strv char **env = NULL;
@@ -629,7 +632,7 @@ static void expect_env(const struct oci_conf *conf, char *const *task_env, const
 
 	if (image != NULL && image_env == NULL)
 		fail_msg("bad test JSON: %s", jerr.text);
-	assert_ok(oci_spec_env(conf, task_env, image_env, &env, &err), err);
+	assert_ok(oci_spec_env(conf, task_env, image_env, keep, &env, &err), err);
 	json_decref(image_env);
 	for (i = 0; want[i] != NULL; i++) {
 		if (env[i] == NULL || strcmp(env[i], want[i]) != 0)
@@ -640,15 +643,25 @@ static void expect_env(const struct oci_conf *conf, char *const *task_env, const
 		fail_msg("unexpected env[%zu] '%s'", i, env[i]);
 }
 
+static void expect_env(const struct oci_conf *conf, char *const *task_env, const char *image,
+		       const char *const *want)
+{
+	expect_env_keep(conf, task_env, image, NULL, want);
+}
+
 static void spec_env_rules(void **state)
 {
 	struct fixture *f = *state;
 	char *const task[] = {"A=task", "SECRET=1", "NOEQUALS", "B=", "SECRETARY=ok", NULL};
 	char *const none[] = {NULL};
 
-	/* the task wins, the image fills gaps, excluded and malformed entries go */
+	/* the image wins and fills gaps, excluded and malformed entries go */
 	expect_env(f->conf, task, "[\"A=image\", \"C=image\", \"B=image\", \"JUNK\", 5, \"D=d\"]",
-		   STRINGS("A=task", "B=", "SECRETARY=ok", "C=image", "D=d"));
+		   STRINGS("A=image", "B=image", "SECRETARY=ok", "C=image", "D=d"));
+	/* --container-env: the task's values of those names win */
+	expect_env_keep(f->conf, task, "[\"A=image\", \"C=image\", \"B=image\"]",
+			(char *const[]){"A", "C", NULL},
+			STRINGS("A=task", "B=image", "SECRETARY=ok", "C=image"));
 	/* no image environment */
 	expect_env(f->conf, task, NULL, STRINGS("A=task", "B=", "SECRETARY=ok"));
 	/* no task environment: the image's as it is */
@@ -656,31 +669,111 @@ static void spec_env_rules(void **state)
 		   STRINGS("PATH=/bin", "TERM=xterm"));
 	expect_env(f->conf, NULL, "[]", STRINGS(NULL));
 	/* a name that is a prefix of another is a different name */
-	expect_env(f->conf, (char *const[]){"AB=1", NULL}, "[\"A=2\", \"ABC=3\", \"AB=4\"]",
-		   STRINGS("AB=1", "A=2", "ABC=3"));
+	expect_env_keep(f->conf, (char *const[]){"AB=1", NULL}, "[\"A=2\", \"ABC=3\", \"AB=4\"]",
+			(char *const[]){"AB", NULL}, STRINGS("AB=1", "A=2", "ABC=3"));
+	expect_env_keep(f->conf, (char *const[]){"AB=1", NULL}, "[\"AB=4\"]",
+			(char *const[]){"A", "ABC", NULL}, STRINGS("AB=4"));
 }
 
-static void remap_root_resolution(void **state)
+static void runtime_needing_root_mapped(void **state)
 {
 	struct fixture *f = *state;
 	char **saved = f->conf->runtime_run;
 	char *crun[] = {"/usr/bin/crun", "run", NULL};
-	bool runc_auto, crun_auto, crun_yes, runc_no;
+	bool runc, other;
 
-	assert_int_equal(f->conf->remap_root, REMAP_ROOT_AUTO);
-	runc_auto = oci_spec_remap_root(f->conf);
+	runc = oci_spec_runtime_needs_root_mapped(f->conf);
 	f->conf->runtime_run = crun;
-	crun_auto = oci_spec_remap_root(f->conf);
-	f->conf->remap_root = REMAP_ROOT_YES;
-	crun_yes = oci_spec_remap_root(f->conf);
+	other = oci_spec_runtime_needs_root_mapped(f->conf);
 	f->conf->runtime_run = saved;
-	f->conf->remap_root = REMAP_ROOT_NO;
-	runc_no = oci_spec_remap_root(f->conf);
-	/* auto: uid 0 inside for runc only; an explicit setting wins */
-	assert_true(runc_auto);
-	assert_false(crun_auto);
-	assert_true(crun_yes);
-	assert_false(runc_no);
+	assert_true(runc);
+	assert_false(other);
+}
+
+/* ---- the user's options ------------------------------------------------------------------ */
+
+static void settings_mounts_workdir_and_writability(void **state)
+{
+	struct fixture *f = *state;
+	struct container_settings set = {.writable = OPT_UNSET};
+	json_t *spec, *m, *want;
+
+	assert_int_equal(mounts_add(&set.mounts, "/usr", "/data", true), 0);
+	assert_int_equal(mounts_add(&set.mounts, f->dir, "/scratch", false), 0);
+	set.workdir = strdup("/nowhere");
+	f->settings = &set;
+	spec = build(f, f->bundle, false);
+	/* after the bundle's own mounts, in order; read-only repeats the source's flags */
+	m = json_array_get(json_object_get(spec, "mounts"),
+			   json_array_size(json_object_get(spec, "mounts")) - 2);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:o}", "destination", "/data", "type",
+					   "bind", "source", "/usr", "options",
+					   ro_bind_options("rbind", "/usr")),
+			  "the ro mount");
+	json_decref(want);
+	m = json_array_get(json_object_get(spec, "mounts"),
+			   json_array_size(json_object_get(spec, "mounts")) - 1);
+	assert_json_equal(m,
+			  want = json_pack("{s:s,s:s,s:s,s:[s]}", "destination", "/scratch", "type",
+					   "bind", "source", f->dir, "options", "rbind"),
+			  "the rw mount");
+	json_decref(want);
+	/* --container-workdir wins over the task's cwd, even where it does not exist yet */
+	assert_string_equal(jstr(spec, "process.cwd"), "/nowhere");
+	/* writability: the bundle's own root.readonly unless asked */
+	assert_true(json_is_true(jget(spec, "root.readonly")));
+	set.writable = OPT_ON;
+	assert_true(json_is_false(jget(build(f, f->bundle, false), "root.readonly")));
+	set.writable = OPT_OFF;
+	assert_true(json_is_true(jget(build(f, f->rootfs, false), "root.readonly")));
+	set.writable = OPT_UNSET;
+	assert_true(json_is_false(jget(build(f, f->rootfs, false), "root.readonly")));
+	f->settings = NULL;
+	container_settings_release(&set);
+}
+
+static void entrypoint_prepends_the_images(void **state)
+{
+	struct fixture *f = *state;
+	struct container_settings set = {.writable = OPT_UNSET, .entrypoint = true};
+	struct oci_bundle image = *f->rootfs;
+
+	image.is_image = true;
+	image.entrypoint = json_pack("[s,s]", "/bin/entry", "--flag");
+	f->settings = &set;
+	assert_jstrings(build(f, &image, false), "process.args",
+			STRINGS("/bin/entry", "--flag", "printenv", "A B"));
+	/* an image is read-only unless asked otherwise */
+	assert_true(json_is_true(jget(f->spec, "root.readonly")));
+	set.entrypoint = false;
+	assert_jstrings(build(f, &image, false), "process.args", STRINGS("printenv", "A B"));
+	json_decref(image.entrypoint);
+	f->settings = NULL;
+}
+
+static void own_identity_through_subids(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	json_t *want;
+	struct spec_input in = {.conf = f->conf,
+				.bundle = f->rootfs,
+				.task = &f->task,
+				.identity = IDENTITY_OWN_SUBIDS};
+
+	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_int_equal(jint(f->spec, "process.user.uid"), 1234);
+	assert_int_equal(jint(f->spec, "process.user.gid"), 5678);
+	/* in the runtime's namespace 0 is the user and 1 a subordinate id */
+	assert_json_equal(jget(f->spec, "linux.uidMappings"),
+			  want = json_pack("[{s:i,s:i,s:i},{s:i,s:i,s:i}]", "containerID", 1234,
+					   "hostID", 0, "size", 1, "containerID", 0, "hostID", 1,
+					   "size", 1),
+			  "linux.uidMappings");
+	json_decref(want);
+	assert_int_equal(jint(json_array_get(jget(f->spec, "linux.gidMappings"), 0), "containerID"),
+			 5678);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -697,7 +790,10 @@ int main(void)
 		T(spool_and_batch_script_mounts),
 		T(only_host_owned_mounts_are_dropped),
 		T(spec_env_rules),
-		T(remap_root_resolution),
+		T(runtime_needing_root_mapped),
+		T(settings_mounts_workdir_and_writability),
+		T(entrypoint_prepends_the_images),
+		T(own_identity_through_subids),
 	};
 
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);

@@ -1,0 +1,47 @@
+/*
+ * The runtime in a user namespace of its own, for the user's own identity with runc
+ * 1.1.5: runc needs container uid 0 mapped and then chowns its stdio pipes and exec fifo
+ * to that id, which only works where it holds CAP_CHOWN over it. So the runtime runs
+ * as uid 0 of a namespace (made with newuidmap/newgidmap from /etc/subuid and
+ * /etc/subgid) where 0 is the user and 1 the user's first subordinate id, as rootless
+ * podman runs it. Nothing else is mapped: the container's ids count in that namespace.
+ */
+#ifndef SPANK_OCI_USERNS_H
+#define SPANK_OCI_USERNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../conf/error.h"
+
+struct userns_map {
+	uid_t uid;
+	gid_t gid;
+	unsigned long subuid, subgid; /* the first subordinate ids of the user */
+};
+
+/* The first range of user (by name or uid) in a subuid/subgid file; -1 if none. */
+int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start);
+
+/* Fills m from /etc/subuid and /etc/subgid; false when the user has no range in both. */
+bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m);
+
+/*
+ * In a forked child: new user and mount namespaces, tells the parent (ready_fd), waits
+ * until it has written the maps (go_fd), becomes uid/gid 0 there. -1 on failure.
+ */
+int userns_child_enter(int ready_fd, int go_fd);
+
+/* In the parent: waits for the child's namespace, writes its maps with newuidmap/newgidmap. */
+int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
+		      oci_error_t *err);
+
+/*
+ * Runs fn(arg) in a child that is uid 0 of such a namespace (what the runtime created
+ * there, e.g. mount points owned by the subordinate id, can be removed only from
+ * there), and waits for it. -1 if the namespace could not be made.
+ */
+int userns_run(const struct userns_map *m, char *const *env, void (*fn)(void *), void *arg,
+	       oci_error_t *err);
+
+#endif
