@@ -42,6 +42,12 @@ const struct option_def oci_option_defs[OPTION_COUNT] = {
 			       "Run the image's Entrypoint with the command as its arguments "
 			       "(OCI images only) (spank-oci)",
 			       "SPANK_OCI_CONTAINER_ENTRYPOINT"},
+	[OPTION_SHARED] = {"container-shared", NULL,
+			   "One container per node for the step's tasks, which join it "
+			   "(needs the site's create/start runtime setup) (spank-oci)",
+			   "SPANK_OCI_CONTAINER_SHARED"},
+	[OPTION_NO_SHARED] = {"no-container-shared", NULL, "One container per task (spank-oci)",
+			      NULL},
 };
 
 void oci_options_init(struct oci_options *o)
@@ -49,7 +55,8 @@ void oci_options_init(struct oci_options *o)
 	*o = (struct oci_options){.mount_home = OPT_UNSET,
 				  .remap_root = OPT_UNSET,
 				  .writable = OPT_UNSET,
-				  .entrypoint = OPT_UNSET};
+				  .entrypoint = OPT_UNSET,
+				  .shared = OPT_UNSET};
 }
 
 void oci_options_release(struct oci_options *o)
@@ -83,6 +90,11 @@ static int *flag_field(struct oci_options *o, enum option_id id, int *value, enu
 		*value = 1;
 		*other = OPTION_ENTRYPOINT;
 		return &o->entrypoint;
+	case OPTION_SHARED:
+	case OPTION_NO_SHARED:
+		*value = id == OPTION_SHARED;
+		*other = id == OPTION_SHARED ? OPTION_NO_SHARED : OPTION_SHARED;
+		return &o->shared;
 	default:
 		return NULL;
 	}
@@ -198,6 +210,8 @@ static enum option_id pair_key(enum option_id id)
 		return OPTION_REMAP_ROOT;
 	case OPTION_READONLY:
 		return OPTION_WRITABLE;
+	case OPTION_NO_SHARED:
+		return OPTION_SHARED;
 	default:
 		return id;
 	}
@@ -220,6 +234,8 @@ static bool is_set(const struct oci_options *o, enum option_id key)
 		return o->writable != OPT_UNSET;
 	case OPTION_ENTRYPOINT:
 		return o->entrypoint != OPT_UNSET;
+	case OPTION_SHARED:
+		return o->shared != OPT_UNSET;
 	default:
 		return false;
 	}
@@ -251,6 +267,9 @@ static void unset(struct oci_options *o, enum option_id key)
 		break;
 	case OPTION_ENTRYPOINT:
 		o->entrypoint = OPT_UNSET;
+		break;
+	case OPTION_SHARED:
+		o->shared = OPT_UNSET;
 		break;
 	default:
 		break;
@@ -444,6 +463,13 @@ int oci_options_resolve(const struct oci_options *o, const struct oci_conf *conf
 						     : o->remap_root == OPT_ON;
 	out->writable = o->writable != OPT_UNSET ? o->writable : conf->writable;
 	out->entrypoint = o->entrypoint == OPT_ON;
+	out->shared = o->shared == OPT_UNSET ? conf->shared_container : o->shared == OPT_ON;
+	if (out->shared && conf->runtime_create == NULL) {
+		oci_error_make(err, 0,
+			       "--container-shared: the site's runtime setup has no RunTimeCreate "
+			       "(one container per task only)");
+		goto fail;
+	}
 	if (o->workdir != NULL && (out->workdir = strdup(o->workdir)) == NULL) {
 		oci_error_make(err, ENOMEM, "workdir");
 		goto fail;

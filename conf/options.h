@@ -25,6 +25,8 @@ enum option_id {
 	OPTION_WRITABLE,
 	OPTION_READONLY,
 	OPTION_ENTRYPOINT,
+	OPTION_SHARED,
+	OPTION_NO_SHARED,
 	OPTION_COUNT
 };
 
@@ -43,6 +45,7 @@ struct oci_options {
 	int remap_root;
 	int writable;
 	int entrypoint;
+	int shared;
 	char *workdir; /* NULL: unset */
 	char **env;    /* names whose host values win; NULL: unset */
 	bool mounts_set;
@@ -82,6 +85,7 @@ struct container_settings {
 	bool remap_root;	  /* uid 0 inside, asked for (by the user or RemapRoot=true) */
 	int writable;		  /* enum opt_tristate: unset leaves it to the bundle */
 	bool entrypoint;
+	bool shared;   /* one container per step and node, joined by the tasks */
 	char *workdir; /* NULL: the task's cwd, the image's WorkingDir, or "/" */
 	char **env;    /* names whose host values win over the bundle's or image's */
 };

@@ -63,7 +63,11 @@ static int choose_identity(struct oci_launch *l, oci_error_t *err)
 		l->identity = IDENTITY_OWN;
 		return 0;
 	}
-	if (userns_lookup(t->user, t->uid, t->gid, &l->userns)) {
+	/*
+	 * A squashfs mount (FUSE, without allow_other) lets in only the user: the runtime's
+	 * uid 0 inside would be a subordinate id, which may not enter it.
+	 */
+	if (l->bundle->squashfs == NULL && userns_lookup(t->user, t->uid, t->gid, &l->userns)) {
 		l->identity = IDENTITY_OWN_SUBIDS;
 		return 0;
 	}
@@ -79,10 +83,15 @@ static int choose_identity(struct oci_launch *l, oci_error_t *err)
 				      "forbids uid 0 instead",
 				      runtime, t->user, conf->path);
 	l->identity = IDENTITY_REMAP_ROOT;
-	if (asprintf(&l->notice,
-		     "notice: no range for %s in /etc/subuid and /etc/subgid: running as uid 0 "
-		     "in the container (mapped to %s)",
-		     t->user, t->user) < 0)
+	if (l->bundle->squashfs != NULL
+		    ? asprintf(&l->notice,
+			       "notice: a squashfs image under %s runs as uid 0 in the container "
+			       "(mapped to %s): its FUSE mount lets only %s in",
+			       runtime, t->user, t->user) < 0
+		    : asprintf(&l->notice,
+			       "notice: no range for %s in /etc/subuid and /etc/subgid: running as "
+			       "uid 0 in the container (mapped to %s)",
+			       t->user, t->user) < 0)
 		l->notice = NULL;
 	return 0;
 }
@@ -693,7 +702,7 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	int rc;
 
 	*wstatus = 1 << 8; /* exit status 1 until the container says otherwise */
-	if (l->conf->shared_container) {
+	if (l->settings.shared) {
 		rc = run_shared(l, wstatus, err);
 		if (rc < 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0)
 			*wstatus = 1 << 8;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bats
+# Shared mode (--container-shared, SharedContainer): one container per step and node,
+# created by the first task, joined by every task of the step there, deleted by the last.
+
+load common
+
+setup() {
+	# shared mode needs the create/start setup; runc (crun's waiting process is undumpable)
+	RUNTIME=runc-create write_config
+}
+
+teardown() {
+	write_config
+	assert_no_leftovers
+}
+
+@test "shared: the step's tasks on a node join one container, each its own stdio, env and status" {
+	run_split as_user srun -n 4 --container-shared --container="$F/bundle" sh -c \
+		'readlink /proc/self/ns/mnt; echo "rank $SLURM_PROCID" >&2; grep ^ID= /etc/os-release'
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ID=spank-oci-busybox$' <<<"$output")" -eq 4 ]
+	[ "$(grep '^mnt:' <<<"$output" | sort -u | wc -l)" -eq 1 ]
+	[ "$(grep -c '^rank [0-3]$' <<<"$stderr")" -eq 4 ]
+	# the node's own mount namespace is not the container's
+	[ "$(grep '^mnt:' <<<"$output" | sort -u)" != "$(readlink /proc/self/ns/mnt)" ]
+	# without it, one container per task
+	run_split as_user srun -n 4 --no-container-shared --container="$F/bundle" readlink /proc/self/ns/mnt
+	[ "$status" -eq 0 ]
+	[ "$(sort -u <<<"$output" | wc -l)" -eq 4 ]
+}
+
+@test "shared: exit statuses and signals are each task's own, exactly" {
+	run_split as_user srun -n 2 --container-shared --container="$F/bundle" sh -c 'exit $((SLURM_PROCID + 3))'
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == *"task 0: Exited with exit code 3"* ]]
+	[[ "$stderr" == *"task 1: Exited with exit code 4"* ]]
+	# a command that itself exits with 137 is not reported as killed (no runtime in between)
+	run_split as_user srun --container-shared --container="$F/bundle" sh -c 'exit 137'
+	[ "$status" -eq 137 ]
+	[[ "$stderr" != *Killed* ]]
+	run_split as_user srun --container-shared --container="$F/bundle" sh -c 'kill -9 $$'
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"Killed"* ]]
+}
+
+@test "shared: SPANK_OCI_CONTAINER_SHARED=1 and SharedContainer=true select it too" {
+	run_split as_user env SPANK_OCI_CONTAINER_SHARED=1 srun -n 2 --container="$F/bundle" readlink /proc/self/ns/mnt
+	[ "$status" -eq 0 ]
+	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
+	RUNTIME=runc-create write_config SharedContainer=true
+	run_split as_user srun -n 2 --container="$F/bundle" readlink /proc/self/ns/mnt
+	[ "$status" -eq 0 ]
+	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
+}
+
+@test "shared: a cancelled shared step leaves no container, state or file" {
+	as_user srun -n 3 --container-shared --container="$F/bundle" sh -c 'echo started; sleep 300' >"$WORK/shared-run" 2>&1 &
+	for _ in $(seq 1 100); do
+		[ "$(grep -c started "$WORK/shared-run" 2>/dev/null)" -eq 3 ] && break
+		sleep 0.1
+	done
+	[ "$(grep -c started "$WORK/shared-run")" -eq 3 ]
+	scancel -u "$SPANK_OCI_TEST_USER"
+	wait || true
+	assert_no_leftovers
+	for root in "$SPOOL"/*/runc; do
+		[ ! -d "$root" ] || [ -z "$(runuser -u "$SPANK_OCI_TEST_USER" -- runc --root "$root" list -q)" ]
+	done
+}
+
+@test "shared: with a RunTimeRun setup the option is refused, and nothing runs" {
+	RUNTIME=runc write_config
+	run_split as_user srun --container-shared --container="$F/bundle" touch "$WORK/marker"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: --container-shared: the site's runtime setup has no RunTimeCreate"* ]]
+	[ ! -e "$WORK/marker" ]
+}
