@@ -655,27 +655,17 @@ static void remove_container_cgroup(struct oci_launch *l)
 	l->cgroup_child = NULL;
 }
 
-static void make_container_cgroup(struct oci_launch *l);
-static void remove_container_cgroup(struct oci_launch *l);
-
 /*
  * Shared mode: the task joins the step's container on this node (created by the first
  * task) in a child of its own, which keeps the task's stdio, environment and cgroup; the
- * child's status is the task's, exactly.
+ * child's status is the task's, exactly. Signals reach the child directly: it is in the
+ * task's process group.
  */
-static int run_shared(struct oci_launch *l, int *wstatus, oci_error_t *err)
+static int run_joined(struct oci_launch *l, const struct join_target *target, int *wstatus,
+		      oci_error_t *err)
 {
-	struct join_target target;
-	pid_t pid;
+	pid_t pid = fork();
 
-	/* before becoming a subreaper: the container's first process must not be ours */
-	if (shared_container_get(l, &target, err) < 0)
-		return -1;
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
-	catch_signals(); /* signals reach the child directly: it is in the task's group */
-	make_container_cgroup(l);
-	pid = fork();
 	if (pid < 0)
 		return oci_error_make(err, errno, "fork");
 	if (pid == 0) {
@@ -686,34 +676,32 @@ static int run_shared(struct oci_launch *l, int *wstatus, oci_error_t *err)
 				strerror(errno));
 			_exit(127);
 		}
-		join_exec(&target, l->process);
+		join_exec(target, l->process);
 	}
 	while (waitpid(pid, wstatus, 0) < 0) {
 		if (errno != EINTR)
 			return oci_error_make(err, errno, "waiting for the task in the container");
 	}
-	reap_kill_children();
-	remove_container_cgroup(l);
 	return 0;
 }
 
 int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
+	struct join_target target;
 	int rc;
 
 	*wstatus = 1 << 8; /* exit status 1 until the container says otherwise */
-	if (l->settings.shared) {
-		rc = run_shared(l, wstatus, err);
-		if (rc < 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) == 0)
-			*wstatus = 1 << 8;
-		return rc;
-	}
+	/* before becoming a subreaper: the shared container's first process must not be ours */
+	if (l->settings.shared && shared_container_get(l, &target, err) < 0)
+		return -1;
 	/* orphans of the container (double forks, a killed runtime) come back to us */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
 	catch_signals();
 	make_container_cgroup(l);
-	if (l->conf->runtime_run != NULL)
+	if (l->settings.shared)
+		rc = run_joined(l, &target, wstatus, err);
+	else if (l->conf->runtime_run != NULL)
 		rc = run_run(l, wstatus, err);
 	else
 		rc = run_create_start(l, wstatus, err);

@@ -14,6 +14,7 @@
 
 #include "../conf/cleanup.h"
 #include "../conf/strv.h"
+#include "cgroup.h"
 
 #define SYSTEM_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -107,9 +108,7 @@ __attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int 
 			_exit(127);
 	}
 	if (cmd->cgroup_fd >= 0) {
-		int fd = openat(cmd->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0 || write(fd, "0", 1) != 1) {
+		if (cgroup2_enter_fd(cmd->cgroup_fd) < 0) {
 			fprintf(stderr, "spank-oci: cannot enter the container's cgroup: %s\n",
 				strerror(errno));
 			_exit(127);
