@@ -11,35 +11,6 @@
 #include "launcher/fsutil.h"
 #include "launcher/litter.h"
 
-struct fixture {
-	char *dir;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->dir = make_tmpdir();
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	rm_tree(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
-static char *at(struct fixture *f, const char *rel)
-{
-	return xasprintf("%s/%s", f->dir, rel);
-}
-
 static void assert_mode(const char *path, mode_t mode)
 {
 	struct stat st;
@@ -76,14 +47,14 @@ static void bundle_open_error(const char *path, bool ignore, const char *sub1, c
 
 static void bundle_nonexistent(void **state)
 {
-	cleanup_free char *path = at(*state, "no/such/bundle");
+	cleanup_free char *path = dir_fixture_at(*state, "no/such/bundle");
 
 	bundle_open_error(path, false, path, "No such file or directory");
 }
 
 static void bundle_regular_file(void **state)
 {
-	cleanup_free char *path = at(*state, "image.sif");
+	cleanup_free char *path = dir_fixture_at(*state, "image.sif");
 
 	write_text(path, NULL, "not a directory");
 	bundle_open_error(path, false, path,
@@ -93,8 +64,8 @@ static void bundle_regular_file(void **state)
 
 static void bundle_rootfs_missing(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *path = at(f, "bundle");
+	struct dir_fixture *f = *state;
+	cleanup_free char *path = dir_fixture_at(f, "bundle");
 
 	make_dir(f->dir, "bundle", 0755);
 	write_text(path, "config.json", "{\"root\": {\"path\": \"missing\"}}");
@@ -106,8 +77,8 @@ static void bundle_rootfs_missing(void **state)
 
 static void bundle_empty_dir(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *path = at(f, "empty");
+	struct dir_fixture *f = *state;
+	cleanup_free char *path = dir_fixture_at(f, "empty");
 
 	make_dir(f->dir, "empty", 0755);
 	bundle_open_error(path, false, path, "neither a bundle");
@@ -117,9 +88,9 @@ static void bundle_empty_dir(void **state)
 
 static void bundle_invalid_json(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *path = at(f, "bundle");
-	cleanup_free char *config = at(f, "bundle/config.json");
+	struct dir_fixture *f = *state;
+	cleanup_free char *path = dir_fixture_at(f, "bundle");
+	cleanup_free char *config = dir_fixture_at(f, "bundle/config.json");
 	cleanup_free char *where = xasprintf("%s:3: invalid JSON", config);
 
 	make_dir(f->dir, "bundle", 0755);
@@ -132,10 +103,10 @@ static void bundle_invalid_json(void **state)
 
 static void bundle_ignore_config_json(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "bundle");
-	cleanup_free char *rootfs = at(f, "bundle/rootfs");
+	cleanup_free char *path = dir_fixture_at(f, "bundle");
+	cleanup_free char *rootfs = dir_fixture_at(f, "bundle/rootfs");
 	struct oci_bundle *b = NULL;
 
 	make_dir(f->dir, "bundle", 0755);
@@ -154,12 +125,12 @@ static void bundle_ignore_config_json(void **state)
 
 static void bundle_with_config(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "bundle");
-	cleanup_free char *link = at(f, "link");
-	cleanup_free char *elsewhere = at(f, "elsewhere");
-	cleanup_free char *rootfs = at(f, "bundle/rootfs"), *text = NULL;
+	cleanup_free char *path = dir_fixture_at(f, "bundle");
+	cleanup_free char *link = dir_fixture_at(f, "link");
+	cleanup_free char *elsewhere = dir_fixture_at(f, "elsewhere");
+	cleanup_free char *rootfs = dir_fixture_at(f, "bundle/rootfs"), *text = NULL;
 	struct oci_bundle *b = NULL;
 
 	make_dir(f->dir, "bundle", 0755);
@@ -185,9 +156,9 @@ static void bundle_with_config(void **state)
 
 static void bundle_bare_rootfs(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "image");
+	cleanup_free char *path = dir_fixture_at(f, "image");
 	struct oci_bundle *b = NULL;
 
 	make_dir(f->dir, "image", 0755);
@@ -203,9 +174,10 @@ static void bundle_bare_rootfs(void **state)
 
 static void mkdir_private_nested(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *a = at(f, "a"), *b = at(f, "a/b"), *c = at(f, "a/b/c");
+	cleanup_free char *a = dir_fixture_at(f, "a"), *b = dir_fixture_at(f, "a/b"),
+			  *c = dir_fixture_at(f, "a/b/c");
 	struct stat st;
 	mode_t old = umask(0);
 
@@ -228,9 +200,9 @@ static void mkdir_private_nested(void **state)
 
 static void mkdir_private_refuses_open_final_dir(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "shared");
+	cleanup_free char *path = dir_fixture_at(f, "shared");
 
 	make_dir(f->dir, "shared", 0755);
 	assert_int_equal(fs_mkdir_private(path, &err), -1);
@@ -240,7 +212,7 @@ static void mkdir_private_refuses_open_final_dir(void **state)
 
 static void mkdir_private_refuses_writable_parent(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	static const mode_t modes[] = {0770, 0777, 0702};
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -260,9 +232,9 @@ static void mkdir_private_refuses_writable_parent(void **state)
 
 static void mkdir_private_accepts_sticky_parent(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "tmp/spank-oci-1000/42.0");
+	cleanup_free char *path = dir_fixture_at(f, "tmp/spank-oci-1000/42.0");
 
 	make_dir(f->dir, "tmp", 01777);
 	assert_ok(fs_mkdir_private(path, &err), err);
@@ -272,10 +244,11 @@ static void mkdir_private_accepts_sticky_parent(void **state)
 
 static void mkdir_private_refuses_foreign_symlink(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *real = at(f, "real"), *link = at(f, "link");
-	cleanup_free char *path = at(f, "link/spool"), *target = at(f, "real/spool");
+	cleanup_free char *real = dir_fixture_at(f, "real"), *link = dir_fixture_at(f, "link");
+	cleanup_free char *path = dir_fixture_at(f, "link/spool"),
+			  *target = dir_fixture_at(f, "real/spool");
 
 	make_dir(f->dir, "real", 0700);
 	assert_int_equal(symlink(real, link), 0);
@@ -292,12 +265,14 @@ static void mkdir_private_refuses_foreign_symlink(void **state)
  * refused with a message saying so. (Regression: openat(O_NOFOLLOW | O_DIRECTORY) fails
  * with ENOTDIR on a symlink, not ELOOP.)
  */
-static void check_mkdir_private_symlink_components(struct fixture *f)
+static void check_mkdir_private_symlink_components(struct dir_fixture *f)
 {
 	cleanup_error oci_error_t err = NULL, err2 = NULL;
-	cleanup_free char *real = at(f, "real"), *link = at(f, "link"), *foreign = at(f, "foreign");
-	cleanup_free char *path = at(f, "link/spool"), *target = at(f, "real/spool");
-	cleanup_free char *foreign_path = at(f, "foreign/spool");
+	cleanup_free char *real = dir_fixture_at(f, "real"), *link = dir_fixture_at(f, "link"),
+			  *foreign = dir_fixture_at(f, "foreign");
+	cleanup_free char *path = dir_fixture_at(f, "link/spool"),
+			  *target = dir_fixture_at(f, "real/spool");
+	cleanup_free char *foreign_path = dir_fixture_at(f, "foreign/spool");
 
 	/* only root can make a symlink that root owns */
 	if (geteuid() != 0)
@@ -333,9 +308,10 @@ static void mkdir_private_relative_path(void **state)
 
 static void remove_tree_nested(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *tree = at(f, "tree"), *sibling = at(f, "sibling");
+	cleanup_free char *tree = dir_fixture_at(f, "tree"),
+			  *sibling = dir_fixture_at(f, "sibling");
 
 	make_dir(f->dir, "tree", 0700);
 	make_dir(f->dir, "tree/a", 0700);
@@ -357,12 +333,14 @@ static void remove_tree_nested(void **state)
 
 static void remove_tree_does_not_follow_symlinks(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *tree = at(f, "tree"), *outside = at(f, "outside");
-	cleanup_free char *precious = at(f, "outside/precious");
-	cleanup_free char *link = at(f, "tree/link"), *toplink = at(f, "toplink");
-	cleanup_free char *filelink = at(f, "tree/filelink");
+	cleanup_free char *tree = dir_fixture_at(f, "tree"),
+			  *outside = dir_fixture_at(f, "outside");
+	cleanup_free char *precious = dir_fixture_at(f, "outside/precious");
+	cleanup_free char *link = dir_fixture_at(f, "tree/link"),
+			  *toplink = dir_fixture_at(f, "toplink");
+	cleanup_free char *filelink = dir_fixture_at(f, "tree/filelink");
 
 	make_dir(f->dir, "tree", 0700);
 	make_dir(f->dir, "outside", 0700);
@@ -385,9 +363,9 @@ static void remove_tree_does_not_follow_symlinks(void **state)
 
 static void write_file_creates_private_file(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "config.json"), *got = NULL;
+	cleanup_free char *path = dir_fixture_at(f, "config.json"), *got = NULL;
 	mode_t old = umask(0);
 	int rc = fs_write_file(path, "{\"a\": 1}\0tail", 13, &err);
 
@@ -401,10 +379,10 @@ static void write_file_creates_private_file(void **state)
 
 static void write_file_replaces_existing(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = at(f, "environment"), *got = NULL;
-	cleanup_free char *target = at(f, "target"), *kept = NULL;
+	cleanup_free char *path = dir_fixture_at(f, "environment"), *got = NULL;
+	cleanup_free char *target = dir_fixture_at(f, "target"), *kept = NULL;
 
 	write_text(path, NULL, "a much longer old content\n");
 	assert_int_equal(chmod(path, 0644), 0);
@@ -425,11 +403,11 @@ static void write_file_replaces_existing(void **state)
 
 /* ---- litter ----------------------------------------------------------------------------- */
 
-static char *make_rootfs(struct fixture *f)
+static char *make_rootfs(struct dir_fixture *f)
 {
 	make_dir(f->dir, "rootfs", 0755);
 	make_dir(f->dir, "rootfs/a", 0755);
-	return at(f, "rootfs");
+	return dir_fixture_at(f, "rootfs");
 }
 
 static void note(const char *rootfs, const char *dest, struct litter *l)
@@ -441,7 +419,7 @@ static void note(const char *rootfs, const char *dest, struct litter *l)
 
 static void litter_notes_first_missing_component(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_free char *rootfs = make_rootfs(f);
 	struct litter l;
 
@@ -466,7 +444,7 @@ static void litter_notes_first_missing_component(void **state)
 
 static void litter_notes_nothing_when_all_exists(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_free char *rootfs = make_rootfs(f);
 	struct litter l;
 
@@ -483,10 +461,11 @@ static void litter_notes_nothing_when_all_exists(void **state)
 
 static void litter_remove_removes_only_what_was_created(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_free char *rootfs = make_rootfs(f);
-	cleanup_free char *keep = at(f, "rootfs/a/keep"), *b = at(f, "rootfs/a/b");
-	cleanup_free char *a = at(f, "rootfs/a");
+	cleanup_free char *keep = dir_fixture_at(f, "rootfs/a/keep"),
+			  *b = dir_fixture_at(f, "rootfs/a/b");
+	cleanup_free char *a = dir_fixture_at(f, "rootfs/a");
 	struct litter l;
 
 	write_text(keep, NULL, "the user's");
@@ -510,11 +489,14 @@ static void litter_remove_removes_only_what_was_created(void **state)
 
 static void litter_resolves_symlinks_in_rootfs(void **state)
 {
-	struct fixture *f = *state;
+	struct dir_fixture *f = *state;
 	cleanup_free char *rootfs = make_rootfs(f);
-	cleanup_free char *link = at(f, "rootfs/l"), *inner = at(f, "rootfs/spank-oci-unit-inner");
-	cleanup_free char *created = at(f, "rootfs/spank-oci-unit-inner/b"), *host = at(f, "host");
-	cleanup_free char *hostlink = at(f, "rootfs/h"), *hostfile = at(f, "host/x");
+	cleanup_free char *link = dir_fixture_at(f, "rootfs/l"),
+			  *inner = dir_fixture_at(f, "rootfs/spank-oci-unit-inner");
+	cleanup_free char *created = dir_fixture_at(f, "rootfs/spank-oci-unit-inner/b"),
+			  *host = dir_fixture_at(f, "host");
+	cleanup_free char *hostlink = dir_fixture_at(f, "rootfs/h"),
+			  *hostfile = dir_fixture_at(f, "host/x");
 	struct litter l;
 
 	/* /l -> /inner: inside the rootfs; on the host there is no /spank-oci-unit-inner */
@@ -548,10 +530,11 @@ static void litter_resolves_symlinks_in_rootfs(void **state)
  * A dangling symlink in the rootfs is the user's: litter_remove keeps it and removes what
  * the runtime created at its target. (Regression: it was noted as missing and deleted.)
  */
-static void check_litter_remove_keeps_existing_dangling_symlink(struct fixture *f)
+static void check_litter_remove_keeps_existing_dangling_symlink(struct dir_fixture *f)
 {
 	cleanup_free char *rootfs = make_rootfs(f);
-	cleanup_free char *link = at(f, "rootfs/a/run"), *created = at(f, "rootfs/run");
+	cleanup_free char *link = dir_fixture_at(f, "rootfs/a/run"),
+			  *created = dir_fixture_at(f, "rootfs/run");
 	struct litter l;
 
 	/* like /var/run -> /run in an image without /run */
@@ -573,7 +556,7 @@ static void litter_remove_keeps_existing_dangling_symlink(void **state)
 	check_litter_remove_keeps_existing_dangling_symlink(*state);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, dir_fixture_setup, dir_fixture_teardown)
 
 int main(void)
 {

@@ -5,40 +5,12 @@
 
 #include "launcher/squashfs.h"
 
-struct fixture {
-	char *dir;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->dir = make_tmpdir();
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	rm_tree(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
-static char *at(struct fixture *f, const char *rel)
-{
-	return xasprintf("%s/%s", f->dir, rel);
-}
-
 static void magic_makes_an_image(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *image = at(f, "image.sqfs"), *bare = at(f, "bare");
-	cleanup_free char *link = at(f, "link.sqfs");
+	struct dir_fixture *f = *state;
+	cleanup_free char *image = dir_fixture_at(f, "image.sqfs"),
+			  *bare = dir_fixture_at(f, "bare");
+	cleanup_free char *link = dir_fixture_at(f, "link.sqfs");
 
 	/* the superblock starts with "hsqs"; the rest is not looked at */
 	write_text(image, NULL, "hsqs\x04\x01 and the rest of a superblock");
@@ -53,12 +25,14 @@ static void magic_makes_an_image(void **state)
 
 static void other_files_are_not(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *shortf = at(f, "short"), *empty = at(f, "empty");
-	cleanup_free char *other = at(f, "other"), *upper = at(f, "upper");
-	cleanup_free char *big_endian = at(f, "big-endian"), *later = at(f, "later");
-	cleanup_free char *dir = at(f, "dir.sqfs"), *fifo = at(f, "fifo");
-	cleanup_free char *missing = at(f, "missing.sqfs"), *dangling = at(f, "dangling");
+	struct dir_fixture *f = *state;
+	cleanup_free char *shortf = dir_fixture_at(f, "short"), *empty = dir_fixture_at(f, "empty");
+	cleanup_free char *other = dir_fixture_at(f, "other"), *upper = dir_fixture_at(f, "upper");
+	cleanup_free char *big_endian = dir_fixture_at(f, "big-endian"),
+			  *later = dir_fixture_at(f, "later");
+	cleanup_free char *dir = dir_fixture_at(f, "dir.sqfs"), *fifo = dir_fixture_at(f, "fifo");
+	cleanup_free char *missing = dir_fixture_at(f, "missing.sqfs"),
+			  *dangling = dir_fixture_at(f, "dangling");
 
 	write_text(shortf, NULL, "hsq");
 	assert_false(squashfs_is_image(shortf));
@@ -84,7 +58,7 @@ static void other_files_are_not(void **state)
 	assert_false(squashfs_is_image(dangling));
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, dir_fixture_setup, dir_fixture_teardown)
 
 int main(void)
 {

@@ -129,4 +129,35 @@ static inline bool path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* A fixture of one fresh private directory, for tests that need nothing else. */
+struct dir_fixture {
+	char *dir;
+};
+
+static inline int dir_fixture_setup(void **state)
+{
+	struct dir_fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->dir = make_tmpdir();
+	*state = f;
+	return 0;
+}
+
+static inline int dir_fixture_teardown(void **state)
+{
+	struct dir_fixture *f = *state;
+
+	rm_tree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* f->dir/rel, to free(). */
+static inline char *dir_fixture_at(struct dir_fixture *f, const char *rel)
+{
+	return xasprintf("%s/%s", f->dir, rel);
+}
+
 #endif
