@@ -9,11 +9,15 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto -lcap)
 
-CORE_SRC := $(wildcard conf/*.c) $(filter-out launcher/cli.c,$(wildcard launcher/*.c))
+CORE_SRC := $(wildcard conf/*.c) \
+	$(filter-out launcher/cli.c launcher/holder_main.c,$(wildcard launcher/*.c))
 PLUGIN_SRC := $(wildcard spank/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(BUILD)/obj/launcher/cli.o
+# Shared mode's holder: a static program, built into the plugin and the CLI as data.
+HOLDER := $(BUILD)/spank-oci-holder
+HOLDER_OBJ := $(BUILD)/obj/launcher/holder_image.o
 
 # Where Slurm keeps its plugins (make install puts spank_oci.so next to them).
 SLURM_PLUGIN_DIR ?= $(patsubst %/,%,$(dir $(firstword $(wildcard \
@@ -34,17 +38,25 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/spank_oci.so: $(PLUGIN_OBJ) $(CORE_OBJ)
+$(HOLDER): launcher/holder_main.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Os -static -s -Wall -Wextra -Werror -o $@ $<
+
+$(HOLDER_OBJ): launcher/holder_image.S $(HOLDER)
+	@mkdir -p $(dir $@)
+	$(CC) -DHOLDER_BINARY='"$(HOLDER)"' -c $< -o $@
+
+$(BUILD)/spank_oci.so: $(PLUGIN_OBJ) $(CORE_OBJ) $(HOLDER_OBJ)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
 
-$(BUILD)/spank-oci: $(CLI_OBJ) $(CORE_OBJ)
+$(BUILD)/spank-oci: $(CLI_OBJ) $(CORE_OBJ) $(HOLDER_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: cmocka, with the code under test built again with ASan and UBSan.
-$(BUILD)/test/%: test/unit/%.c $(CORE_SRC) $(wildcard test/unit/*.h)
+$(BUILD)/test/%: test/unit/%.c $(CORE_SRC) $(HOLDER_OBJ) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -fvisibility=hidden -O2,$(CFLAGS)) -O1 $(SAN) -I. -o $@ $< $(CORE_SRC) \
-		$(LDLIBS) -lcmocka
+		$(HOLDER_OBJ) $(LDLIBS) -lcmocka
 
 deps:
 	@scripts/install-deps

@@ -12,7 +12,7 @@
 #include "mounts.h"
 
 #define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
-#define SPANK_OCI_DEFAULT_CONTAINER_PATH "/tmp/spank-oci-%U/%j.%s"
+#define SPANK_OCI_DEFAULT_CONTAINER_PATH "/dev/shm/spank-oci-%U/%j.%s"
 #define SPANK_OCI_DEFAULT_IMAGE_CACHE "/tmp/spank-oci-images-%U"
 
 enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };

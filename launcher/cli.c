@@ -228,6 +228,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	char cwd[PATH_MAX], node[256];
 	json_t *spec = NULL;
 	int wstatus, rc = 1;
+	uint64_t start;
 
 	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
 		return 2;
@@ -244,8 +245,12 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 		goto out;
 	}
 	task.options = &options;
-	if (oci_conf_load(cli.config, &conf, &err) < 0 ||
-	    oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
+	if (oci_conf_load(cli.config, &conf, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	start = runtime_now_ns(); /* as in a task: the configuration is the step's */
+	if (oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
 		fail(NULL, err);
 		goto out;
 	}
@@ -271,6 +276,8 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	if (oci_launch_run(l, &wstatus, &err) < 0)
 		fail(NULL, err);
 	oci_launch_cleanup(l);
+	if (oci_timing_wanted(environ))
+		oci_launch_report_timing(l, start);
 	oci_launch_free(l);
 	oci_conf_free(conf);
 	oci_options_release(&options);

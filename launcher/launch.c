@@ -303,18 +303,21 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err)
 		return oci_error_wrap(err, "squashfs image %s", l->bundle->squashfs);
 	if (oci_launch_spec(l, &spec, err) < 0)
 		return -1;
-	text = json_dumps(spec, JSON_COMPACT);
-	if (text == NULL) {
-		oci_error_make(err, ENOMEM, "config.json");
-		goto out;
+	/* shared mode: the tasks run no container of their own (shared.c writes the step's) */
+	if (!l->settings.shared) {
+		text = json_dumps(spec, JSON_COMPACT);
+		if (text == NULL) {
+			oci_error_make(err, ENOMEM, "config.json");
+			goto out;
+		}
+		if (fs_write_file(l->config_path, text, strlen(text), err) < 0)
+			goto out;
 	}
-	if (fs_write_file(l->config_path, text, strlen(text), err) < 0)
-		goto out;
 	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
 		goto out;
 	if (note_litter(l, err) < 0)
 		goto out;
-	l->process = json_incref(json_object_get(spec, "process"));
+	l->spec = json_incref(spec);
 	rc = 0;
 out:
 	json_decref(spec);
@@ -403,21 +406,36 @@ static const struct userns_map *runtime_userns(const struct oci_launch *l)
 	return l->identity == IDENTITY_OWN_SUBIDS ? &l->userns : NULL;
 }
 
-int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
-		    struct runtime_cmd *cmd, oci_error_t *err)
+int oci_launch_cmd_init(struct oci_launch *l, char **words, enum runtime_io io,
+			struct runtime_cmd *cmd, oci_error_t *err)
 {
-	int wstatus;
-
 	if (runtime_cmd_init(cmd, words, &l->vars, l->runtime_env, io, err) < 0)
 		return -1;
 	cmd->userns = runtime_userns(l);
 	if (io == RUNTIME_IO_INHERIT)
 		cmd->cgroup_fd = l->cgroup_fd; /* create: the container starts there */
+	return 0;
+}
+
+int oci_launch_cmd_run(struct oci_launch *l, const char *op, struct runtime_cmd *cmd,
+		       oci_error_t *err)
+{
+	int wstatus;
+
 	if (runtime_run_sync(cmd, &wstatus, err) < 0)
 		return -1;
+	l->waited_ns += cmd->waited_ns;
 	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
 		return runtime_failed(l, op, cmd, wstatus, err);
 	return 0;
+}
+
+int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
+		    struct runtime_cmd *cmd, oci_error_t *err)
+{
+	if (oci_launch_cmd_init(l, words, io, cmd, err) < 0)
+		return -1;
+	return oci_launch_cmd_run(l, op, cmd, err);
 }
 
 int oci_launch_query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err)
@@ -447,6 +465,7 @@ static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err
 {
 	struct runtime_cmd cmd;
 	pid_t pid = 0, got;
+	uint64_t started;
 
 	l->state_may_remain = true;
 	if (oci_launch_step(l, l->conf->runtime_create, "create", RUNTIME_IO_INHERIT, &cmd, err) <
@@ -459,6 +478,7 @@ static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err
 	if (oci_launch_step(l, l->conf->runtime_start, "start", RUNTIME_IO_CAPTURE, &cmd, err) < 0)
 		goto fail;
 	runtime_cmd_release(&cmd);
+	started = runtime_now_ns();
 	while ((got = waitpid(-1, wstatus, 0)) != pid) {
 		if (got < 0 && errno == EINTR) {
 			forward_signals(pid);
@@ -468,6 +488,7 @@ static int run_create_start(struct oci_launch *l, int *wstatus, oci_error_t *err
 			return oci_error_make(err, errno, "waiting for the container (pid %d)",
 					      pid);
 	}
+	l->waited_ns += runtime_now_ns() - started;
 	return 0;
 fail:
 	runtime_cmd_release(&cmd);
@@ -566,6 +587,7 @@ static int wait_runtime(struct oci_launch *l, pid_t pid, const char *name, int *
 static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 {
 	struct runtime_cmd cmd;
+	uint64_t started;
 	pid_t pid;
 	int rc = 0;
 
@@ -578,9 +600,11 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 		runtime_cmd_release(&cmd);
 		return -1;
 	}
+	started = runtime_now_ns();
 	l->state_may_remain = true;
 	/* signals reach the runtime directly (same process group); it forwards them */
 	rc = wait_runtime(l, pid, cmd.argv[0], wstatus, err);
+	l->waited_ns += runtime_now_ns() - started;
 	if (rc == 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) != 0) {
 		cleanup_free char *logged = runtime_log_error(l->log_path);
 		if (logged != NULL)
@@ -665,6 +689,7 @@ static int run_joined(struct oci_launch *l, const struct join_target *target, in
 		      oci_error_t *err)
 {
 	pid_t pid = fork();
+	uint64_t started = runtime_now_ns();
 
 	if (pid < 0)
 		return oci_error_make(err, errno, "fork");
@@ -676,12 +701,13 @@ static int run_joined(struct oci_launch *l, const struct join_target *target, in
 				strerror(errno));
 			_exit(127);
 		}
-		join_exec(target, l->process);
+		join_exec(target, json_object_get(l->spec, "process"));
 	}
 	while (waitpid(pid, wstatus, 0) < 0) {
 		if (errno != EINTR)
 			return oci_error_make(err, errno, "waiting for the task in the container");
 	}
+	l->waited_ns += runtime_now_ns() - started;
 	return 0;
 }
 
@@ -712,6 +738,24 @@ int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 	return rc;
 }
 
+bool oci_timing_wanted(char *const *env)
+{
+	const char *v = strv_env_get(env, "SPANK_OCI_TIMING");
+
+	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+void oci_launch_report_timing(const struct oci_launch *l, uint64_t start_ns)
+{
+	uint64_t total = runtime_now_ns() - start_ns;
+	uint64_t own = total > l->waited_ns ? total - l->waited_ns : 0;
+
+	fprintf(stderr,
+		"spank-oci: timing: task %u: spank-oci %.3f ms, runtime and container %.3f ms\n",
+		l->vars.task_id, (double)own / 1e6, (double)l->waited_ns / 1e6);
+	fflush(stderr);
+}
+
 void oci_launch_quietly(struct oci_launch *l, char **words)
 {
 	struct runtime_cmd cmd;
@@ -722,7 +766,8 @@ void oci_launch_quietly(struct oci_launch *l, char **words)
 	    runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env, RUNTIME_IO_CAPTURE, &err) < 0)
 		return;
 	cmd.userns = runtime_userns(l);
-	runtime_run_sync(&cmd, &wstatus, &err);
+	if (runtime_run_sync(&cmd, &wstatus, &err) == 0)
+		l->waited_ns += cmd.waited_ns;
 	runtime_cmd_release(&cmd);
 }
 
@@ -790,7 +835,7 @@ void oci_launch_free(struct oci_launch *l)
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	free(l->cgroup_child);
-	json_decref(l->process);
+	json_decref(l->spec);
 	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
 	free(l->litter);

@@ -42,7 +42,8 @@ struct oci_launch {
 	char *notice;		  /* one line for the user (a fallback taken), or NULL */
 	char *cgroup_child;	  /* CgroupPerContainer: the container's own cgroup, or NULL */
 	int cgroup_fd;		  /* an O_PATH fd of cgroup_child, or -1 */
-	json_t *process;	  /* config.json's process, once prepared */
+	json_t *spec;		  /* the task's config.json, once prepared */
+	uint64_t waited_ns;	  /* in the runtime's and the container's processes */
 };
 
 /* Per-step and per-task directories for these ids (no file system access). */
@@ -61,6 +62,13 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err);
  * *wstatus is then a failure status.
  */
 int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err);
+/*
+ * SPANK_OCI_TIMING=1 in the task's environment asks for one line on the task's stderr:
+ * spank-oci's own time since start_ns (runtime_now_ns()) apart from the time spent
+ * waiting for the runtime's and the container's processes, and that time.
+ */
+bool oci_timing_wanted(char *const *env);
+void oci_launch_report_timing(const struct oci_launch *l, uint64_t start_ns);
 /* Removes runtime state (RunTimeDelete) and generated files; safe to call twice. */
 void oci_launch_cleanup(struct oci_launch *l);
 void oci_launch_free(struct oci_launch *l);
@@ -68,6 +76,11 @@ void oci_launch_free(struct oci_launch *l);
 /* For shared.c: one configured runtime command, its failure told in err. */
 int oci_launch_step(struct oci_launch *l, char **words, const char *op, enum runtime_io io,
 		    struct runtime_cmd *cmd, oci_error_t *err);
+/* The same in two parts: cmd made ready (adjust it in between), then run. */
+int oci_launch_cmd_init(struct oci_launch *l, char **words, enum runtime_io io,
+			struct runtime_cmd *cmd, oci_error_t *err);
+int oci_launch_cmd_run(struct oci_launch *l, const char *op, struct runtime_cmd *cmd,
+		       oci_error_t *err);
 /* RunTimeQuery's pid of the container. */
 int oci_launch_query_pid(struct oci_launch *l, pid_t *pid, oci_error_t *err);
 /* Runs a configured command, ignoring how it goes (kill, delete). */

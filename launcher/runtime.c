@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
@@ -71,7 +72,8 @@ static int resolve_program(struct runtime_cmd *cmd, oci_error_t *err)
 int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
 		     char *const *env, enum runtime_io io, oci_error_t *err)
 {
-	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
+	*cmd = (struct runtime_cmd){
+		.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
 	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
 		return -1;
 	return resolve_program(cmd, err);
@@ -80,7 +82,8 @@ int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct p
 int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
 			  enum runtime_io io, oci_error_t *err)
 {
-	*cmd = (struct runtime_cmd){.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1};
+	*cmd = (struct runtime_cmd){
+		.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
 	cmd->argv = strv_dup((char *const *)argv);
 	if (cmd->argv == NULL)
 		return oci_error_make(err, ENOMEM, "%s", argv[0]);
@@ -93,7 +96,7 @@ void runtime_cmd_release(struct runtime_cmd *cmd)
 	free(cmd->output);
 	if (cmd->capture_fd >= 0)
 		close(cmd->capture_fd);
-	*cmd = (struct runtime_cmd){.capture_fd = -1, .cgroup_fd = -1};
+	*cmd = (struct runtime_cmd){.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
 }
 
 /* The child of spawn_forked: stdio, cgroup, user namespace, then the runtime. */
@@ -102,8 +105,9 @@ __attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int 
 	sigset_t none;
 
 	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(cmd->capture_fd, 1) < 0 ||
+		int in = cmd->stdin_fd >= 0 ? cmd->stdin_fd
+					    : open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (in < 0 || dup2(in, 0) < 0 || dup2(cmd->capture_fd, 1) < 0 ||
 		    dup2(cmd->capture_fd, 2) < 0)
 			_exit(127);
 	}
@@ -193,7 +197,10 @@ int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		if (cmd->stdin_fd >= 0)
+			posix_spawn_file_actions_adddup2(&fa, cmd->stdin_fd, 0);
+		else
+			posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 2);
 	}
@@ -219,16 +226,27 @@ void runtime_collect_output(struct runtime_cmd *cmd)
 	cmd->capture_fd = -1;
 }
 
+uint64_t runtime_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int runtime_run_sync(struct runtime_cmd *cmd, int *wstatus, oci_error_t *err)
 {
+	uint64_t started;
 	pid_t pid;
 
 	if (runtime_spawn(cmd, &pid, err) < 0)
 		return -1;
+	started = runtime_now_ns();
 	while (waitpid(pid, wstatus, 0) < 0) {
 		if (errno != EINTR)
 			return oci_error_make(err, errno, "waiting for %s", cmd->argv[0]);
 	}
+	cmd->waited_ns = runtime_now_ns() - started;
 	runtime_collect_output(cmd);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #define SPANK_OCI_RUNTIME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../conf/error.h"
@@ -24,7 +25,9 @@ struct runtime_cmd {
 	char *output;	/* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
 	int capture_fd; /* memfd behind output while the command runs, or -1 */
 	int cgroup_fd;	/* a cgroup directory the command starts in, or -1 */
+	int stdin_fd;	/* RUNTIME_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
 	const struct userns_map *userns; /* run in a user namespace of its own, or NULL */
+	uint64_t waited_ns; /* runtime_run_sync: from its start to its end (SPANK_OCI_TIMING) */
 };
 
 /* Expands a configured command template and resolves its program. */
@@ -39,6 +42,8 @@ void runtime_cmd_release(struct runtime_cmd *cmd);
 int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err);
 /* Runs cmd to its end; *wstatus is its wait status. */
 int runtime_run_sync(struct runtime_cmd *cmd, int *wstatus, oci_error_t *err);
+/* CLOCK_MONOTONIC in ns. */
+uint64_t runtime_now_ns(void);
 /* Collects what a RUNTIME_IO_CAPTURE command wrote (after it ended). */
 void runtime_collect_output(struct runtime_cmd *cmd);
 

@@ -7,10 +7,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
 #include "fsutil.h"
+#include "holder.h"
 
 #define SHARED_DIR "shared"	  /* %m/shared: the shared container's bundle */
 #define SHARED_LOCK "shared.lock" /* %m/shared.lock: one task creates it */
@@ -55,37 +57,87 @@ static void shared_view(struct oci_launch *s, const char *dir, char *log)
 	s->vars.bundle = dir;
 }
 
+/* The step's config.json: the first task's, with the holder as its process. */
+static int write_config(const struct oci_launch *l, const char *path, oci_error_t *err)
+{
+	json_t *spec = json_deep_copy(l->spec), *process = json_object_get(spec, "process");
+	cleanup_free char *text = NULL;
+
+	if (process == NULL ||
+	    json_object_set_new(process, "args", json_pack("[s]", HOLDER_EXEC_PATH)) < 0 ||
+	    json_object_set_new(process, "terminal", json_false()) < 0 ||
+	    json_object_set_new(process, "cwd", json_string("/")) < 0)
+		text = NULL;
+	else
+		text = json_dumps(spec, JSON_COMPACT);
+	json_decref(spec);
+	if (text == NULL)
+		return oci_error_make(err, ENOMEM, "%s", path);
+	return fs_write_file(path, text, strlen(text), err);
+}
+
+/*
+ * The holder is joinable once it runs: before its exec the runtime's init may be
+ * undumpable (crun's is), which keeps others out of its namespaces.
+ */
+static int wait_joinable(pid_t pid, ino_t *mnt_ns, oci_error_t *err)
+{
+	const struct timespec pause_1ms = {.tv_nsec = 1000000};
+
+	for (int i = 0; i < 5000; i++) {
+		*mnt_ns = join_mnt_ns_of(pid);
+		if (*mnt_ns != 0)
+			return 0;
+		if (errno != EACCES)
+			return oci_error_make(err, errno,
+					      "its first process (pid %d) ended before it could be "
+					      "joined",
+					      pid);
+		nanosleep(&pause_1ms, NULL);
+	}
+	return oci_error_make(err, EACCES, "its first process (pid %d) cannot be joined", pid);
+}
+
 static int create(struct oci_launch *l, const char *dir, struct join_target *t, oci_error_t *err)
 {
 	cleanup_free char *config = path_in(dir, "config.json"), *log = path_in(dir, "runtime.log");
+	cleanup_close int holder = -1;
 	struct oci_launch s = *l;
 	struct runtime_cmd cmd;
-	pid_t pid;
+	pid_t pid = 0;
 	int rc;
 
 	if (config == NULL || log == NULL)
 		return oci_error_make(err, ENOMEM, "shared container");
-	if (mkdir(dir, 0700) < 0)
+	/* a dead container's files stay with DisableCleanup=true: they go now */
+	if (mkdir(dir, 0700) < 0 &&
+	    (errno != EEXIST || fs_remove_tree(dir, err) < 0 || mkdir(dir, 0700) < 0))
 		return oci_error_make(err, errno, "cannot create %s", dir);
-	if (link(l->config_path, config) < 0)
-		return oci_error_make(err, errno, "cannot create %s", config);
-	if (write_line(dir, CREATOR_FILE, "%llu\n", l->vars.task_id, 0, err) < 0)
+	if (write_config(l, config, err) < 0 ||
+	    write_line(dir, CREATOR_FILE, "%llu\n", l->vars.task_id, 0, err) < 0)
+		return -1;
+	holder = holder_open(err);
+	if (holder < 0)
 		return -1;
 	shared_view(&s, dir, log);
-	/* its first process never starts: it holds the namespaces the tasks join */
-	rc = oci_launch_step(&s, l->conf->runtime_create, "create", RUNTIME_IO_CAPTURE, &cmd, err);
+	/* its process executes the holder, given as its stdin: a file of no file system */
+	rc = oci_launch_cmd_init(&s, l->conf->runtime_create, RUNTIME_IO_CAPTURE, &cmd, err);
+	if (rc == 0) {
+		cmd.stdin_fd = holder;
+		rc = oci_launch_cmd_run(&s, "create", &cmd, err);
+	}
 	runtime_cmd_release(&cmd);
-	if (rc < 0 || oci_launch_query_pid(&s, &pid, err) < 0)
+	if (rc == 0)
+		rc = oci_launch_query_pid(&s, &pid, err);
+	if (rc == 0) {
+		rc = oci_launch_step(&s, l->conf->runtime_start, "start", RUNTIME_IO_CAPTURE, &cmd,
+				     err);
+		runtime_cmd_release(&cmd);
+	}
+	l->waited_ns = s.waited_ns;
+	if (rc < 0 || wait_joinable(pid, &t->mnt_ns, err) < 0)
 		return -1;
 	t->pid = pid;
-	t->mnt_ns = join_mnt_ns_of(pid);
-	if (t->mnt_ns == 0 && errno == EACCES)
-		return oci_error_make(err, 0,
-				      "its first process (pid %d) cannot be joined: the runtime "
-				      "made it undumpable (crun does; use runc)",
-				      pid);
-	if (t->mnt_ns == 0)
-		return oci_error_make(err, errno, "its first process (pid %d) is gone", pid);
 	return write_line(dir, TARGET_FILE, "%llu %llu\n", (unsigned long long)pid,
 			  (unsigned long long)t->mnt_ns, err);
 }
@@ -116,7 +168,7 @@ int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_
 	return 0;
 }
 
-void shared_container_remove(const struct oci_launch *l)
+void shared_container_remove(struct oci_launch *l)
 {
 	cleanup_free char *dir = path_in(l->spool, SHARED_DIR), *log = NULL;
 	cleanup_error oci_error_t err = NULL;
@@ -133,6 +185,8 @@ void shared_container_remove(const struct oci_launch *l)
 		shared_view(&s, dir, log);
 		oci_launch_quietly(&s, l->conf->runtime_kill);
 		oci_launch_quietly(&s, l->conf->runtime_delete);
+		l->waited_ns = s.waited_ns;
 	}
-	fs_remove_tree(dir, &err);
+	if (!l->conf->disable_cleanup)
+		fs_remove_tree(dir, &err);
 }

@@ -1,8 +1,9 @@
 /*
  * Shared mode (SharedContainer): one container per step and node. The first task of the
- * step on the node creates it with RunTimeCreate (its first process waits, never
- * started, holding the namespaces); every task joins it (join.h); the last task to leave
- * deletes it. Everything lives in %m/shared.
+ * step on the node creates and starts it with RunTimeCreate and RunTimeStart; its
+ * process is spank-oci-holder (holder.h), which only waits, holding the namespaces;
+ * every task joins it (join.h); the last task to leave deletes it. Everything lives in
+ * %m/shared.
  */
 #ifndef SPANK_OCI_SHARED_H
 #define SPANK_OCI_SHARED_H
@@ -20,6 +21,6 @@ int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_
  * Kills and deletes the step's container on this node (if any), and its files, with the
  * runtime commands as l runs them (l->spool: the step's directory).
  */
-void shared_container_remove(const struct oci_launch *l);
+void shared_container_remove(struct oci_launch *l);
 
 #endif

@@ -17,6 +17,7 @@
 #include "../conf/cleanup.h"
 #include "../launcher/cgroup.h"
 #include "../launcher/launch.h"
+#include "../launcher/runtime.h"
 #include "context.h"
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
@@ -78,6 +79,7 @@ int remote_task_init(spank_t sp)
 	char **argv = NULL, **env = NULL;
 	int argc = 0, wstatus, ngids = 0;
 	uint32_t gtid = 0;
+	uint64_t start = runtime_now_ns();
 
 	if (!step_container(sp, bundle, sizeof(bundle)))
 		return 0;
@@ -129,6 +131,8 @@ int remote_task_init(spank_t sp)
 		task_fail(&task, "%s", oci_error_text(err));
 	}
 	oci_launch_cleanup(l);
+	if (oci_timing_wanted(env))
+		oci_launch_report_timing(l, start);
 	oci_launch_free(l);
 	oci_exit_like(wstatus);
 }

@@ -11,7 +11,7 @@ F="$SPANK_OCI_CLUSTER_DIR/fixtures"
 CONFIG="$SPANK_OCI_CLUSTER_DIR/spank-oci.conf"
 WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory
 TEST_UID="$(id -u "$SPANK_OCI_TEST_USER")"
-SPOOL="/tmp/spank-oci-$TEST_UID"
+SPOOL="/dev/shm/spank-oci-$TEST_UID"
 
 # Runs a command as the test user, in $WORK, with the cluster's configuration, as a
 # process of the test node (scripts/node-ns: what crun needs on this hybrid host).
@@ -30,8 +30,9 @@ run_split() {
 }
 
 # Writes the test configuration for $RUNTIME to $CONFIG: runc or crun with RunTimeRun,
-# runc-create (RunTimeCreate/Start/Query, supervised by spank-oci), or crun-shared and
-# runc-shared (SharedContainer: the step's tasks on a node join one created container).
+# runc-create or crun-create (RunTimeCreate/Start/Query, supervised by spank-oci), or
+# runc-shared and crun-shared (SharedContainer: the step's tasks on a node join one
+# container).
 write_config() {
 	case "$RUNTIME" in
 	runc)
@@ -48,18 +49,10 @@ write_config() {
 			RunTimeDelete="/usr/bin/crun --root=%m/crun delete --force %u.%j.%s.%t"
 		CONF
 		;;
-	runc-create)
-		cat >"$CONFIG" <<-'CONF'
-			RunTimeCreate="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json create --bundle %b %u.%j.%s.%t"
-			RunTimeStart="/usr/sbin/runc --root %m/runc start %u.%j.%s.%t"
-			RunTimeQuery="/usr/sbin/runc --root %m/runc state %u.%j.%s.%t"
-			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
-			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
-		CONF
-		;;
-	crun-shared | runc-shared)
-		# one container per step and node, joined by the step's tasks
-		local rt=${RUNTIME%-shared} bin
+	runc-create | crun-create | runc-shared | crun-shared)
+		# RunTimeCreate/Start/Query; -shared: SharedContainer, the step's tasks on a node
+		# join one container
+		local rt=${RUNTIME%-*} bin
 		bin=$(command -v "$rt")
 		cat >"$CONFIG" <<-CONF
 			RunTimeCreate="$bin --root=%m/$rt --log=%b/runtime.log --log-format=json create --bundle %b %u.%j.%s.%t"
@@ -67,9 +60,10 @@ write_config() {
 			RunTimeQuery="$bin --root=%m/$rt state %u.%j.%s.%t"
 			RunTimeKill="$bin --root=%m/$rt kill %u.%j.%s.%t KILL"
 			RunTimeDelete="$bin --root=%m/$rt delete --force %u.%j.%s.%t"
-			SharedContainer=true
 		CONF
-		[ "$rt" = runc ] || sed -i 's/--log=/--log=file:/' "$CONFIG"
+		[ "$rt" = runc ] ||
+			sed -i 's/--log=/--log=file:/; s/ create / --cgroup-manager=disabled create /' "$CONFIG"
+		[ "${RUNTIME#*-}" = create ] || echo "SharedContainer=true" >>"$CONFIG"
 		;;
 	*)
 		echo "unknown RUNTIME $RUNTIME" >&2

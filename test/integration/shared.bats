@@ -4,9 +4,11 @@
 
 load common
 
+RT=${RUNTIME%%-*} # runc or crun: this pass's runtime
+
 setup() {
-	# shared mode needs the create/start setup; runc (crun's waiting process is undumpable)
-	RUNTIME=runc-create write_config
+	# shared mode needs the create/start setup
+	RUNTIME=$RT-create write_config
 }
 
 teardown() {
@@ -47,7 +49,7 @@ teardown() {
 	run_split as_user env SPANK_OCI_CONTAINER_SHARED=1 srun -n 2 --container="$F/bundle" readlink /proc/self/ns/mnt
 	[ "$status" -eq 0 ]
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
-	RUNTIME=runc-create write_config SharedContainer=true
+	RUNTIME=$RT-create write_config SharedContainer=true
 	run_split as_user srun -n 2 --container="$F/bundle" readlink /proc/self/ns/mnt
 	[ "$status" -eq 0 ]
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 1 ]
@@ -63,13 +65,13 @@ teardown() {
 	scancel -u "$SPANK_OCI_TEST_USER"
 	wait || true
 	assert_no_leftovers
-	for root in "$SPOOL"/*/runc; do
-		[ ! -d "$root" ] || [ -z "$(runuser -u "$SPANK_OCI_TEST_USER" -- runc --root "$root" list -q)" ]
+	for root in "$SPOOL"/*/"$RT"; do
+		[ ! -d "$root" ] || [ -z "$(runuser -u "$SPANK_OCI_TEST_USER" -- "$RT" --root="$root" list -q)" ]
 	done
 }
 
 @test "shared: with a RunTimeRun setup the option is refused, and nothing runs" {
-	RUNTIME=runc write_config
+	RUNTIME=$RT write_config
 	run_split as_user srun --container-shared --container="$F/bundle" touch "$WORK/marker"
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *"spank-oci: --container-shared: the site's runtime setup has no RunTimeCreate"* ]]

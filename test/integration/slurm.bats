@@ -291,7 +291,10 @@ srun --no-container grep ^NAME /etc/os-release")"
 	[ "$status" -eq 0 ]
 	files="$(cd "$SPOOL" && find . -type f | sort)"
 	rm -rf "$SPOOL"
-	[[ "$files" == *"/task.0/config.json"* ]]
+	case $RUNTIME in
+	*-shared) [[ "$files" == *"/shared/config.json"* ]] ;; # the step's container's
+	*) [[ "$files" == *"/task.0/config.json"* ]] ;;
+	esac
 	[[ "$files" != *"state.json"* ]]
 }
 
