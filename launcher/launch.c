@@ -71,6 +71,17 @@ static int choose_identity(struct oci_launch *l, oci_error_t *err)
 		l->identity = IDENTITY_OWN_SUBIDS;
 		return 0;
 	}
+	if (l->bundle->squashfs != NULL &&
+	    (conf->remap_root == REMAP_ROOT_NO || !conf->allow_remap_root))
+		return oci_error_make(
+			err, 0,
+			"a squashfs image under %s runs as uid 0 in the container "
+			"(mapped to %s): its FUSE mount lets only %s in, and %s in %s "
+			"forbids that",
+			runtime, t->user, t->user,
+			conf->remap_root == REMAP_ROOT_NO ? "RemapRoot=false"
+							  : "AllowRemapRoot=false",
+			conf->path);
 	if (conf->remap_root == REMAP_ROOT_NO)
 		return oci_error_make(err, 0,
 				      "your own identity in a %s container needs a range for %s in "

@@ -386,6 +386,16 @@ no_escapes() {
 	[ "$(node_fuse_mounts)" -eq 0 ]
 }
 
+@test "images: RemapRoot=false with runc refuses a squashfs image and says why" {
+	# runc needs uid 0 mapped; with a squashfs image that must be the user (FUSE)
+	RUNTIME=runc write_config RemapRoot=false
+	run_split as_user srun --container="$F/scratch/img.sqsh" touch "$WORK/marker"
+	write_config
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"spank-oci: a squashfs image under runc runs as uid 0 in the container (mapped to $SPANK_OCI_TEST_USER): its FUSE mount lets only $SPANK_OCI_TEST_USER in, and RemapRoot=false in $CONFIG forbids that"* ]]
+	[ ! -e "$WORK/marker" ]
+}
+
 @test "images: the tasks of a step on a node share one squashfs mount" {
 	run_split as_user srun -n 4 --container="$F/scratch/img.sqsh" sh -c 'sleep 1; stat -c %d /'
 	[ "$status" -eq 0 ]
