@@ -228,7 +228,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	char cwd[PATH_MAX], node[256];
 	json_t *spec = NULL;
 	int wstatus, rc = 1;
-	uint64_t start;
+	struct oci_timing_mark start;
 
 	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
 		return 2;
@@ -249,7 +249,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 		fail(NULL, err);
 		goto out;
 	}
-	start = runtime_now_ns(); /* as in a task: the configuration is the step's */
+	oci_timing_mark(&start); /* as in a task: the configuration is the step's */
 	if (oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
 		fail(NULL, err);
 		goto out;
@@ -277,7 +277,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 		fail(NULL, err);
 	oci_launch_cleanup(l);
 	if (oci_timing_wanted(environ))
-		oci_launch_report_timing(l, start);
+		oci_launch_report_timing(l, &start);
 	oci_launch_free(l);
 	oci_conf_free(conf);
 	oci_options_release(&options);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -142,6 +143,7 @@ int oci_launch_new(const struct oci_conf *conf, const struct oci_task *task,
 	l->task = task;
 	l->spool_fd = -1;
 	l->cgroup_fd = -1;
+	l->userns_fd = -1;
 	l->vars = (struct pattern_vars){
 		.node = task->node,
 		.user = task->user,
@@ -411,10 +413,20 @@ static int runtime_failed(struct oci_launch *l, const char *op, struct runtime_c
 			      WEXITSTATUS(wstatus));
 }
 
-/* Every runtime command of a task with IDENTITY_OWN_SUBIDS runs in such a namespace. */
-static const struct userns_map *runtime_userns(const struct oci_launch *l)
+/*
+ * Every runtime command of a task with IDENTITY_OWN_SUBIDS runs in one user namespace,
+ * made at the first (so newuidmap and newgidmap run once per task): its fd in *fd, or -1
+ * for other identities.
+ */
+static int runtime_userns(struct oci_launch *l, int *fd, oci_error_t *err)
 {
-	return l->identity == IDENTITY_OWN_SUBIDS ? &l->userns : NULL;
+	*fd = -1;
+	if (l->identity != IDENTITY_OWN_SUBIDS)
+		return 0;
+	if (l->userns_fd < 0 && userns_make(&l->userns, l->runtime_env, &l->userns_fd, err) < 0)
+		return oci_error_wrap(err, "%s's user namespace", oci_conf_runtime_name(l->conf));
+	*fd = l->userns_fd;
+	return 0;
 }
 
 int oci_launch_cmd_init(struct oci_launch *l, char **words, enum runtime_io io,
@@ -422,7 +434,8 @@ int oci_launch_cmd_init(struct oci_launch *l, char **words, enum runtime_io io,
 {
 	if (runtime_cmd_init(cmd, words, &l->vars, l->runtime_env, io, err) < 0)
 		return -1;
-	cmd->userns = runtime_userns(l);
+	if (runtime_userns(l, &cmd->userns_fd, err) < 0)
+		return -1;
 	if (io == RUNTIME_IO_INHERIT)
 		cmd->cgroup_fd = l->cgroup_fd; /* create: the container starts there */
 	return 0;
@@ -606,8 +619,7 @@ static int run_run(struct oci_launch *l, int *wstatus, oci_error_t *err)
 			     RUNTIME_IO_INHERIT, err) < 0)
 		return -1;
 	cmd.cgroup_fd = l->cgroup_fd;
-	cmd.userns = runtime_userns(l);
-	if (runtime_spawn(&cmd, &pid, err) < 0) {
+	if (runtime_userns(l, &cmd.userns_fd, err) < 0 || runtime_spawn(&cmd, &pid, err) < 0) {
 		runtime_cmd_release(&cmd);
 		return -1;
 	}
@@ -756,14 +768,30 @@ bool oci_timing_wanted(char *const *env)
 	return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
-void oci_launch_report_timing(const struct oci_launch *l, uint64_t start_ns)
+void oci_timing_mark(struct oci_timing_mark *m)
 {
-	uint64_t total = runtime_now_ns() - start_ns;
-	uint64_t own = total > l->waited_ns ? total - l->waited_ns : 0;
+	struct rusage ru;
 
+	m->wall_ns = runtime_now_ns();
+	m->cpu_ns = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		m->cpu_ns = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+			    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+}
+
+void oci_launch_report_timing(const struct oci_launch *l, const struct oci_timing_mark *start)
+{
+	struct oci_timing_mark now;
+	uint64_t total, own;
+
+	oci_timing_mark(&now);
+	total = now.wall_ns - start->wall_ns;
+	own = total > l->waited_ns ? total - l->waited_ns : 0;
 	fprintf(stderr,
-		"spank-oci: timing: task %u: spank-oci %.3f ms, runtime and container %.3f ms\n",
-		l->vars.task_id, (double)own / 1e6, (double)l->waited_ns / 1e6);
+		"spank-oci: timing: task %u: spank-oci %.3f ms (CPU %.3f ms), runtime and "
+		"container %.3f ms\n",
+		l->vars.task_id, (double)own / 1e6, (double)(now.cpu_ns - start->cpu_ns) / 1e6,
+		(double)l->waited_ns / 1e6);
 	fflush(stderr);
 }
 
@@ -776,8 +804,8 @@ void oci_launch_quietly(struct oci_launch *l, char **words)
 	if (words == NULL ||
 	    runtime_cmd_init(&cmd, words, &l->vars, l->runtime_env, RUNTIME_IO_CAPTURE, &err) < 0)
 		return;
-	cmd.userns = runtime_userns(l);
-	if (runtime_run_sync(&cmd, &wstatus, &err) == 0)
+	if (runtime_userns(l, &cmd.userns_fd, &err) == 0 &&
+	    runtime_run_sync(&cmd, &wstatus, &err) == 0)
 		l->waited_ns += cmd.waited_ns;
 	runtime_cmd_release(&cmd);
 }
@@ -803,6 +831,7 @@ static void remove_litter(void *arg)
 void oci_launch_cleanup(struct oci_launch *l)
 {
 	cleanup_error oci_error_t err = NULL;
+	int userns_fd;
 
 	if (l->state_may_remain) {
 		oci_launch_quietly(l, l->conf->runtime_kill);
@@ -810,10 +839,10 @@ void oci_launch_cleanup(struct oci_launch *l)
 		l->state_may_remain = false;
 	}
 	/* in a namespace of its own, runc made them as the subordinate id: remove them there */
-	if (runtime_userns(l) == NULL)
+	if (l->identity != IDENTITY_OWN_SUBIDS)
 		remove_litter(l);
-	else if (l->nlitter > 0)
-		userns_run(&l->userns, l->runtime_env, remove_litter, l, &err);
+	else if (l->nlitter > 0 && runtime_userns(l, &userns_fd, &err) == 0)
+		userns_run(userns_fd, remove_litter, l, &err);
 	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
 	l->nlitter = 0;
@@ -845,6 +874,8 @@ void oci_launch_free(struct oci_launch *l)
 		close(l->spool_fd);
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
+	if (l->userns_fd >= 0)
+		close(l->userns_fd);
 	free(l->cgroup_child);
 	json_decref(l->spec);
 	for (size_t i = 0; i < l->nlitter; i++)
@@ -862,8 +893,12 @@ void oci_launch_sweep(const struct oci_conf *conf, const struct pattern_vars *st
 	cleanup_free char *spool = NULL;
 	cleanup_error oci_error_t err = NULL;
 	struct oci_task task = {0};
-	struct oci_launch l = {
-		.conf = conf, .task = &task, .vars = *step_vars, .spool_fd = -1, .cgroup_fd = -1};
+	struct oci_launch l = {.conf = conf,
+			       .task = &task,
+			       .vars = *step_vars,
+			       .spool_fd = -1,
+			       .cgroup_fd = -1,
+			       .userns_fd = -1};
 	DIR *d;
 	struct dirent *e;
 

@@ -39,6 +39,7 @@ struct oci_launch {
 	struct container_settings settings; /* the user's options merged with the site's */
 	enum spec_identity identity;
 	struct userns_map userns; /* IDENTITY_OWN_SUBIDS: the runtime's own namespace */
+	int userns_fd;		  /* that namespace once made (userns_make), or -1 */
 	char *notice;		  /* one line for the user (a fallback taken), or NULL */
 	char *cgroup_child;	  /* CgroupPerContainer: the container's own cgroup, or NULL */
 	int cgroup_fd;		  /* an O_PATH fd of cgroup_child, or -1 */
@@ -64,11 +65,18 @@ int oci_launch_prepare(struct oci_launch *l, oci_error_t *err);
 int oci_launch_run(struct oci_launch *l, int *wstatus, oci_error_t *err);
 /*
  * SPANK_OCI_TIMING=1 in the task's environment asks for one line on the task's stderr:
- * spank-oci's own time since start_ns (runtime_now_ns()) apart from the time spent
- * waiting for the runtime's and the container's processes, and that time.
+ * spank-oci's own time since start (oci_timing_mark) apart from the time spent
+ * waiting for the runtime's and the container's processes (and, in shared mode, for
+ * another task creating the step's container), the CPU time of that work, and the
+ * time waited.
  */
 bool oci_timing_wanted(char *const *env);
-void oci_launch_report_timing(const struct oci_launch *l, uint64_t start_ns);
+struct oci_timing_mark {
+	uint64_t wall_ns; /* CLOCK_MONOTONIC */
+	uint64_t cpu_ns;  /* the process's own CPU time, children not included */
+};
+void oci_timing_mark(struct oci_timing_mark *m);
+void oci_launch_report_timing(const struct oci_launch *l, const struct oci_timing_mark *start);
 /* Removes runtime state (RunTimeDelete) and generated files; safe to call twice. */
 void oci_launch_cleanup(struct oci_launch *l);
 void oci_launch_free(struct oci_launch *l);

@@ -72,8 +72,12 @@ static int resolve_program(struct runtime_cmd *cmd, oci_error_t *err)
 int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
 		     char *const *env, enum runtime_io io, oci_error_t *err)
 {
-	*cmd = (struct runtime_cmd){
-		.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
+	*cmd = (struct runtime_cmd){.env = env,
+				    .io = io,
+				    .capture_fd = -1,
+				    .cgroup_fd = -1,
+				    .stdin_fd = -1,
+				    .userns_fd = -1};
 	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
 		return -1;
 	return resolve_program(cmd, err);
@@ -82,8 +86,12 @@ int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct p
 int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
 			  enum runtime_io io, oci_error_t *err)
 {
-	*cmd = (struct runtime_cmd){
-		.env = env, .io = io, .capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
+	*cmd = (struct runtime_cmd){.env = env,
+				    .io = io,
+				    .capture_fd = -1,
+				    .cgroup_fd = -1,
+				    .stdin_fd = -1,
+				    .userns_fd = -1};
 	cmd->argv = strv_dup((char *const *)argv);
 	if (cmd->argv == NULL)
 		return oci_error_make(err, ENOMEM, "%s", argv[0]);
@@ -96,11 +104,12 @@ void runtime_cmd_release(struct runtime_cmd *cmd)
 	free(cmd->output);
 	if (cmd->capture_fd >= 0)
 		close(cmd->capture_fd);
-	*cmd = (struct runtime_cmd){.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1};
+	*cmd = (struct runtime_cmd){
+		.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1};
 }
 
 /* The child of spawn_forked: stdio, cgroup, user namespace, then the runtime. */
-__attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int ready_fd, int go_fd)
+__attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd)
 {
 	sigset_t none;
 
@@ -118,7 +127,7 @@ __attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int 
 			_exit(127);
 		}
 	}
-	if (cmd->userns != NULL && userns_child_enter(ready_fd, go_fd) < 0) {
+	if (cmd->userns_fd >= 0 && userns_child_join(cmd->userns_fd) < 0) {
 		fprintf(stderr, "spank-oci: cannot enter a user namespace: %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -132,43 +141,16 @@ __attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd, int 
 }
 
 /*
- * fork, join the cgroup and/or a user namespace of its own, exec: the runtime (and so
- * the container) starts there while the supervisor stays where it is.
+ * fork, join the cgroup and/or the task's user namespace, exec: the runtime (and so the
+ * container) starts there while the supervisor stays where it is.
  */
 static int spawn_forked(pid_t *pid, struct runtime_cmd *cmd, oci_error_t *err)
 {
-	int ready[2] = {-1, -1}, go[2] = {-1, -1};
-
-	if (cmd->userns != NULL && (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0))
-		return oci_error_make(err, errno, "pipe");
 	*pid = fork();
 	if (*pid < 0)
 		return oci_error_make(err, errno, "fork");
-	if (*pid == 0) {
-		if (cmd->userns != NULL) {
-			close(ready[0]);
-			close(go[1]);
-		}
-		forked_child(cmd, ready[1], go[0]);
-	}
-	if (cmd->userns == NULL)
-		return 0;
-	close(ready[1]);
-	close(go[0]);
-	if (userns_parent_map(*pid, ready[0], cmd->userns, cmd->env, err) < 0) {
-		close(ready[0]);
-		close(go[1]);
-		kill(*pid, SIGKILL);
-		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return -1;
-	}
-	close(ready[0]);
-	if (write(go[1], "g", 1) != 1) {
-		close(go[1]);
-		return oci_error_make(err, errno, "user namespace");
-	}
-	close(go[1]);
+	if (*pid == 0)
+		forked_child(cmd);
 	return 0;
 }
 
@@ -187,7 +169,7 @@ int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
 		if (cmd->capture_fd < 0)
 			return oci_error_make(err, errno, "memfd_create");
 	}
-	if (cmd->cgroup_fd >= 0 || cmd->userns != NULL)
+	if (cmd->cgroup_fd >= 0 || cmd->userns_fd >= 0)
 		return spawn_forked(pid, cmd, err);
 	sigfillset(&all);
 	sigemptyset(&none);

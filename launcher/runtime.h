@@ -22,11 +22,11 @@ struct runtime_cmd {
 	char **argv; /* argv[0] resolved */
 	char *const *env;
 	enum runtime_io io;
-	char *output;	/* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
-	int capture_fd; /* memfd behind output while the command runs, or -1 */
-	int cgroup_fd;	/* a cgroup directory the command starts in, or -1 */
-	int stdin_fd;	/* RUNTIME_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
-	const struct userns_map *userns; /* run in a user namespace of its own, or NULL */
+	char *output;	    /* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
+	int capture_fd;	    /* memfd behind output while the command runs, or -1 */
+	int cgroup_fd;	    /* a cgroup directory the command starts in, or -1 */
+	int stdin_fd;	    /* RUNTIME_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
+	int userns_fd;	    /* run as uid 0 of this user namespace (userns_make), or -1 */
 	uint64_t waited_ns; /* runtime_run_sync: from its start to its end (SPANK_OCI_TIMING) */
 };
 

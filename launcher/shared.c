@@ -57,6 +57,13 @@ static void shared_view(struct oci_launch *s, const char *dir, char *log)
 	s->vars.bundle = dir;
 }
 
+/* What the view's runtime commands gave l: time waited, the user namespace if made. */
+static void shared_view_done(struct oci_launch *l, const struct oci_launch *s)
+{
+	l->waited_ns = s->waited_ns;
+	l->userns_fd = s->userns_fd;
+}
+
 /* The step's config.json: the first task's, with the holder as its process. */
 static int write_config(const struct oci_launch *l, const char *path, oci_error_t *err)
 {
@@ -134,7 +141,7 @@ static int create(struct oci_launch *l, const char *dir, struct join_target *t, 
 				     err);
 		runtime_cmd_release(&cmd);
 	}
-	l->waited_ns = s.waited_ns;
+	shared_view_done(l, &s);
 	if (rc < 0 || wait_joinable(pid, &t->mnt_ns, err) < 0)
 		return -1;
 	t->pid = pid;
@@ -148,12 +155,18 @@ int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_
 	cleanup_free char *lock = path_in(l->spool, SHARED_LOCK);
 	cleanup_close int lock_fd = -1;
 	unsigned long long pid = 0, ino = 0;
+	uint64_t waiting;
 
 	if (dir == NULL || lock == NULL)
 		return oci_error_make(err, ENOMEM, "shared container");
 	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+	if (lock_fd < 0)
 		return oci_error_make(err, errno, "cannot lock %s", lock);
+	/* waiting here is waiting for another task's RunTimeCreate and RunTimeStart */
+	waiting = runtime_now_ns();
+	if (flock(lock_fd, LOCK_EX) < 0)
+		return oci_error_make(err, errno, "cannot lock %s", lock);
+	l->waited_ns += runtime_now_ns() - waiting;
 	if (read_numbers(dir, TARGET_FILE, &pid, &ino) == 0 && ino != 0 &&
 	    join_mnt_ns_of((pid_t)pid) == (ino_t)ino) {
 		*t = (struct join_target){.pid = (pid_t)pid, .mnt_ns = (ino_t)ino};
@@ -185,7 +198,7 @@ void shared_container_remove(struct oci_launch *l)
 		shared_view(&s, dir, log);
 		oci_launch_quietly(&s, l->conf->runtime_kill);
 		oci_launch_quietly(&s, l->conf->runtime_delete);
-		l->waited_ns = s.waited_ns;
+		shared_view_done(l, &s);
 	}
 	if (!l->conf->disable_cleanup)
 		fs_remove_tree(dir, &err);

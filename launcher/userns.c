@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,20 +45,10 @@ bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m)
 	       userns_subid_start("/etc/subgid", user, uid, &m->subgid) == 0;
 }
 
-int userns_child_enter(int ready_fd, int go_fd)
+int userns_child_join(int fd)
 {
-	char c = 0;
-
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+	if (setns(fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
 		return -1;
-	if (write(ready_fd, &c, 1) != 1)
-		return -1;
-	close(ready_fd);
-	if (read(go_fd, &c, 1) != 1) {
-		errno = EPERM; /* the parent could not write the maps */
-		return -1;
-	}
-	close(go_fd);
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -1;
 	return setgroups(0, NULL);
@@ -92,8 +83,8 @@ static int reap_status(pid_t pid)
 	return status;
 }
 
-int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
-		      oci_error_t *err)
+static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
+		   oci_error_t *err)
 {
 	static const char *const progs[2] = {"newuidmap", "newgidmap"};
 	const unsigned long ids[2] = {m->uid, m->gid}, subs[2] = {m->subuid, m->subgid};
@@ -117,40 +108,112 @@ int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, cha
 	return rc;
 }
 
-int userns_run(const struct userns_map *m, char *const *env, void (*fn)(void *), void *arg,
-	       oci_error_t *err)
+/* One fd over a unix socket (SCM_RIGHTS). */
+static int send_fd(int sock, int fd)
 {
-	int ready[2], go[2], status;
+	char byte = 0, buf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = buf,
+			     .msg_controllen = sizeof(buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char byte, buf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = buf,
+			     .msg_controllen = sizeof(buf)};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * The child that makes the namespace sends an fd of it: under slurmstepd the task (and so
+ * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself.
+ */
+int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err)
+{
+	int sv[2], rc = -1;
+	char go = 'g';
 	pid_t pid;
 
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return oci_error_make(err, errno, "pipe");
-	if (pipe2(go, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return oci_error_make(err, errno, "pipe");
-	}
+	*fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return oci_error_make(err, errno, "socketpair");
 	pid = fork();
+	if (pid < 0) {
+		oci_error_make(err, errno, "fork");
+		goto out;
+	}
 	if (pid == 0) {
-		close(ready[0]);
-		close(go[1]);
-		if (userns_child_enter(ready[1], go[0]) < 0)
+		char c = 0;
+		int self;
+
+		close(sv[0]);
+		if (unshare(CLONE_NEWUSER) < 0 || write(sv[1], &c, 1) != 1 ||
+		    read(sv[1], &c, 1) != 1)
+			_exit(1);
+		self = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+		_exit(self >= 0 && send_fd(sv[1], self) == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (map_ids(pid, sv[0], m, env, err) == 0) {
+		if (write(sv[0], &go, 1) == 1)
+			*fd = recv_fd(sv[0]);
+		rc = *fd >= 0 ? 0
+			      : oci_error_make(err, errno ? errno : EPROTO,
+					       "no user namespace from its child");
+	}
+	close(sv[0]); /* the child ends, if it waits still */
+	sv[0] = -1;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+out:
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
+	return rc;
+}
+
+int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return oci_error_make(err, errno, "fork");
+	if (pid == 0) {
+		if (userns_child_join(fd) < 0)
 			_exit(127);
 		fn(arg);
 		_exit(0);
 	}
-	close(ready[1]);
-	close(go[0]);
-	if (pid < 0 || userns_parent_map(pid, ready[0], m, env, err) < 0 ||
-	    write(go[1], "g", 1) != 1) {
-		if (pid > 0)
-			kill(pid, SIGKILL);
-		else
-			oci_error_make(err, errno, "fork");
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return oci_error_make(err, errno, "waiting for a user namespace");
 	}
-	close(ready[0]);
-	close(go[1]);
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return pid > 0 && err != NULL && *err == NULL ? 0 : -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0
+		       ? 0
+		       : oci_error_make(err, 0, "cannot enter a user namespace");
 }

@@ -27,21 +27,22 @@ int userns_subid_start(const char *file, const char *user, unsigned long id, uns
 bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m);
 
 /*
- * In a forked child: new user and mount namespaces, tells the parent (ready_fd), waits
- * until it has written the maps (go_fd), becomes uid/gid 0 there. -1 on failure.
+ * Makes such a namespace once (a child unshares it, newuidmap/newgidmap map it) and
+ * gives an fd of it (close-on-exec): every runtime command of a task joins that one.
  */
-int userns_child_enter(int ready_fd, int go_fd);
-
-/* In the parent: waits for the child's namespace, writes its maps with newuidmap/newgidmap. */
-int userns_parent_map(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
-		      oci_error_t *err);
+int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err);
 
 /*
- * Runs fn(arg) in a child that is uid 0 of such a namespace (what the runtime created
- * there, e.g. mount points owned by the subordinate id, can be removed only from
- * there), and waits for it. -1 if the namespace could not be made.
+ * In a forked child: joins the namespace (fd) in a mount namespace of its own, as uid and
+ * gid 0 there. -1 on failure (errno set).
  */
-int userns_run(const struct userns_map *m, char *const *env, void (*fn)(void *), void *arg,
-	       oci_error_t *err);
+int userns_child_join(int fd);
+
+/*
+ * Runs fn(arg) in a child that is uid 0 of the namespace (what the runtime created
+ * there, e.g. mount points owned by the subordinate id, can be removed only from
+ * there), and waits for it.
+ */
+int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err);
 
 #endif

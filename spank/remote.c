@@ -17,7 +17,6 @@
 #include "../conf/cleanup.h"
 #include "../launcher/cgroup.h"
 #include "../launcher/launch.h"
-#include "../launcher/runtime.h"
 #include "context.h"
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
@@ -79,8 +78,9 @@ int remote_task_init(spank_t sp)
 	char **argv = NULL, **env = NULL;
 	int argc = 0, wstatus, ngids = 0;
 	uint32_t gtid = 0;
-	uint64_t start = runtime_now_ns();
+	struct oci_timing_mark start;
 
+	oci_timing_mark(&start);
 	if (!step_container(sp, bundle, sizeof(bundle)))
 		return 0;
 	oci_close_exec_fds();
@@ -132,7 +132,7 @@ int remote_task_init(spank_t sp)
 	}
 	oci_launch_cleanup(l);
 	if (oci_timing_wanted(env))
-		oci_launch_report_timing(l, start);
+		oci_launch_report_timing(l, &start);
 	oci_launch_free(l);
 	oci_exit_like(wstatus);
 }
