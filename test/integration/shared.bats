@@ -17,8 +17,9 @@ teardown() {
 }
 
 @test "shared: the step's tasks on a node join one container, each its own stdio, env and status" {
+	# the tasks stay alive together: a namespace's inode number is reused once it is gone
 	run_split as_user srun -n 4 --container-shared --container="$F/bundle" sh -c \
-		'readlink /proc/self/ns/mnt; echo "rank $SLURM_PROCID" >&2; grep ^ID= /etc/os-release'
+		'readlink /proc/self/ns/mnt; echo "rank $SLURM_PROCID" >&2; grep ^ID= /etc/os-release; sleep 2'
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^ID=spank-oci-busybox$' <<<"$output")" -eq 4 ]
 	[ "$(grep '^mnt:' <<<"$output" | sort -u | wc -l)" -eq 1 ]
@@ -26,7 +27,8 @@ teardown() {
 	# the node's own mount namespace is not the container's
 	[ "$(grep '^mnt:' <<<"$output" | sort -u)" != "$(readlink /proc/self/ns/mnt)" ]
 	# without it, one container per task
-	run_split as_user srun -n 4 --no-container-shared --container="$F/bundle" readlink /proc/self/ns/mnt
+	run_split as_user srun -n 4 --no-container-shared --container="$F/bundle" sh -c \
+		'readlink /proc/self/ns/mnt; sleep 2'
 	[ "$status" -eq 0 ]
 	[ "$(sort -u <<<"$output" | wc -l)" -eq 4 ]
 }
