@@ -106,6 +106,23 @@ int fs_remove_tree(const char *path, oci_error_t *err)
 	return 0;
 }
 
+int fs_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *err)
 {
 	cleanup_close int fd = -1;
@@ -115,14 +132,7 @@ int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *e
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return oci_error_make(err, errno, "cannot create %s", path);
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return oci_error_make(err, errno ? errno : EIO, "cannot write %s", path);
-		data += n;
-		len -= (size_t)n;
-	}
+	if (fs_write_all(fd, data, len) < 0)
+		return oci_error_make(err, errno, "cannot write %s", path);
 	return 0;
 }

@@ -17,6 +17,8 @@ int fs_mkdir_private(const char *path, oci_error_t *err);
 int fs_remove_tree(const char *path, oci_error_t *err);
 
 /* Writes data to path (created 0600, O_EXCL after removing any old file). */
+/* Writes all of data to fd (through EINTR and short writes). 0, or -1 with errno. */
+int fs_write_all(int fd, const char *data, size_t len);
 int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *err);
 
 #endif

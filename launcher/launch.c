@@ -726,10 +726,8 @@ static int run_joined(struct oci_launch *l, const struct join_target *target, in
 		}
 		join_exec(target, json_object_get(l->spec, "process"));
 	}
-	while (waitpid(pid, wstatus, 0) < 0) {
-		if (errno != EINTR)
-			return oci_error_make(err, errno, "waiting for the task in the container");
-	}
+	if (reap_wait(pid, wstatus) < 0)
+		return oci_error_make(err, errno, "waiting for the task in the container");
 	l->waited_ns += runtime_now_ns() - started;
 	return 0;
 }

@@ -75,6 +75,15 @@ int reap_kill_descendants(pid_t root)
 	return killed;
 }
 
+int reap_wait(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
 void reap_kill_children(void)
 {
 	int status;

@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+/* Waits for the child pid through EINTR; *status may be NULL. 0, or -1 with errno. */
+int reap_wait(pid_t pid, int *status);
+
 /* Kills (SIGKILL) and reaps every remaining child until none is left. */
 void reap_kill_children(void);
 

@@ -16,6 +16,7 @@
 #include "../conf/cleanup.h"
 #include "../conf/strv.h"
 #include "cgroup.h"
+#include "reap.h"
 
 #define SYSTEM_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -224,10 +225,8 @@ int runtime_run_sync(struct runtime_cmd *cmd, int *wstatus, oci_error_t *err)
 	if (runtime_spawn(cmd, &pid, err) < 0)
 		return -1;
 	started = runtime_now_ns();
-	while (waitpid(pid, wstatus, 0) < 0) {
-		if (errno != EINTR)
-			return oci_error_make(err, errno, "waiting for %s", cmd->argv[0]);
-	}
+	if (reap_wait(pid, wstatus) < 0)
+		return oci_error_make(err, errno, "waiting for %s", cmd->argv[0]);
 	cmd->waited_ns = runtime_now_ns() - started;
 	runtime_collect_output(cmd);
 	return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../conf/cleanup.h"
+#include "reap.h"
 #include "runtime.h"
 
 int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start)
@@ -72,17 +73,6 @@ static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned l
 	return rc == 0 ? 0 : oci_error_make(err, rc, "cannot run %s", path);
 }
 
-static int reap_status(pid_t pid)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	return status;
-}
-
 static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
 		   oci_error_t *err)
 {
@@ -98,8 +88,8 @@ static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *
 	for (int i = 0; i < 2 && rc == 0; i++)
 		rc = spawn_map(progs[i], child, ids[i], subs[i], env, &pids[i], err);
 	for (int i = 0; i < 2; i++)
-		if (pids[i] > 0)
-			status[i] = reap_status(pids[i]);
+		if (pids[i] > 0 && reap_wait(pids[i], &status[i]) < 0)
+			status[i] = -1;
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		if (status[i] == -1 || !WIFEXITED(status[i]) || WEXITSTATUS(status[i]) != 0)
 			rc = oci_error_make(err, 0, "%s %d 0 %lu 1 1 %lu 1 failed", progs[i],
@@ -187,8 +177,7 @@ int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error
 	}
 	close(sv[0]); /* the child ends, if it waits still */
 	sv[0] = -1;
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	reap_wait(pid, NULL);
 out:
 	for (int i = 0; i < 2; i++)
 		if (sv[i] >= 0)
@@ -209,10 +198,8 @@ int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err)
 		fn(arg);
 		_exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return oci_error_make(err, errno, "waiting for a user namespace");
-	}
+	if (reap_wait(pid, &status) < 0)
+		return oci_error_make(err, errno, "waiting for a user namespace");
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0
 		       ? 0
 		       : oci_error_make(err, 0, "cannot enter a user namespace");

@@ -17,6 +17,7 @@
 #include "../conf/cleanup.h"
 #include "../launcher/cgroup.h"
 #include "../launcher/launch.h"
+#include "../launcher/reap.h"
 #include "context.h"
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
@@ -189,7 +190,7 @@ int remote_exit(spank_t sp)
 	struct passwd pwbuf, *pw = NULL;
 	char pwtext[4096], home[PATH_MAX + 8], user[300];
 	gid_t gid = 0, *gids = NULL;
-	int ngids = 0, status;
+	int ngids = 0;
 	pid_t pid;
 
 	if (context.conf == NULL || !step_container(sp, bundle, sizeof(bundle)))
@@ -222,7 +223,6 @@ int remote_exit(spank_t sp)
 		oci_launch_sweep(context.conf, &vars, env);
 		_exit(0);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	reap_wait(pid, NULL);
 	return 0;
 }
