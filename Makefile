@@ -5,19 +5,20 @@ CC ?= cc
 BUILD := build
 PKGS := jansson libarchive libcrypto libcap
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I. \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto -lcap)
 
-CORE_SRC := $(wildcard conf/*.c) \
-	$(filter-out launcher/cli.c launcher/holder_main.c,$(wildcard launcher/*.c))
+# common/ <- conf/ <- launcher/ <- spank/ (the plugin) and cli/ (the command)
+CORE_SRC := $(wildcard common/*.c conf/*.c launcher/*.c launcher/*/*.c)
 PLUGIN_SRC := $(wildcard spank/*.c)
+CLI_SRC := $(wildcard cli/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ := $(BUILD)/obj/launcher/cli.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 # Shared mode's holder: a static program, built into the plugin and the CLI as data.
 HOLDER := $(BUILD)/spank-oci-holder
-HOLDER_OBJ := $(BUILD)/obj/launcher/holder_image.o
+HOLDER_OBJ := $(BUILD)/obj/launcher/shared/holder_image.o
 
 # Where Slurm keeps its plugins (make install puts spank_oci.so next to them).
 SLURM_PLUGIN_DIR ?= $(patsubst %/,%,$(dir $(firstword $(wildcard \
@@ -28,7 +29,8 @@ DESTDIR ?=
 
 UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-C_FILES := $(wildcard conf/*.[ch] launcher/*.[ch] spank/*.[ch] test/unit/*.[ch])
+C_FILES := $(wildcard common/*.[ch] conf/*.[ch] launcher/*.[ch] launcher/*/*.[ch] spank/*.[ch] \
+	cli/*.[ch] holder/*.[ch] test/unit/*.[ch])
 
 .PHONY: all deps unit format-check integration test demo bench install clean
 
@@ -38,11 +40,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(HOLDER): launcher/holder_main.c
+$(HOLDER): $(wildcard holder/*.c)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Os -static -s -Wall -Wextra -Werror -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE -Os -static -s -Wall -Wextra -Werror -o $@ $^
 
-$(HOLDER_OBJ): launcher/holder_image.S $(HOLDER)
+$(HOLDER_OBJ): launcher/shared/holder_image.S $(HOLDER)
 	@mkdir -p $(dir $@)
 	$(CC) -DHOLDER_BINARY='"$(HOLDER)"' -c $< -o $@
 
@@ -55,7 +57,7 @@ $(BUILD)/spank-oci: $(CLI_OBJ) $(CORE_OBJ) $(HOLDER_OBJ)
 # Unit tests: cmocka, with the code under test built again with ASan and UBSan.
 $(BUILD)/test/%: test/unit/%.c $(CORE_SRC) $(HOLDER_OBJ) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -fvisibility=hidden -O2,$(CFLAGS)) -O1 $(SAN) -I. -o $@ $< $(CORE_SRC) \
+	$(CC) $(filter-out -fvisibility=hidden -O2,$(CFLAGS)) -O1 $(SAN) -o $@ $< $(CORE_SRC) \
 		$(HOLDER_OBJ) $(LDLIBS) -lcmocka
 
 deps:

@@ -1,4 +1,4 @@
-#include "conf.h"
+#include "conf/conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cleanup.h"
-#include "pattern.h"
-#include "strv.h"
+#include "common/cleanup.h"
+#include "conf/pattern.h"
+#include "common/strv.h"
 
 /* Where the parser is, for error messages. */
 struct parse_pos {

@@ -8,8 +8,8 @@
 #include <regex.h>
 #include <stdbool.h>
 
-#include "error.h"
-#include "mounts.h"
+#include "common/error.h"
+#include "conf/mounts.h"
 
 #define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
 #define SPANK_OCI_DEFAULT_CONTAINER_PATH "/dev/shm/spank-oci-%U/%j.%s"

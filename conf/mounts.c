@@ -1,11 +1,11 @@
-#include "mounts.h"
+#include "conf/mounts.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
+#include "common/cleanup.h"
 
 int mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro)
 {

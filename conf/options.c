@@ -1,4 +1,4 @@
-#include "options.h"
+#include "conf/options.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "strv.h"
+#include "common/cleanup.h"
+#include "common/strv.h"
 
 const struct option_def oci_option_defs[OPTION_COUNT] = {
 	[OPTION_MOUNTS] = {"container-mounts", "SRC:DST[:ro|rw][,...]",

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conf.h"
-#include "error.h"
+#include "conf/conf.h"
+#include "common/error.h"
 
 enum opt_tristate { OPT_UNSET = -1, OPT_OFF = 0, OPT_ON = 1 };
 

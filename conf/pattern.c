@@ -1,4 +1,4 @@
-#include "pattern.h"
+#include "conf/pattern.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "strv.h"
+#include "common/cleanup.h"
+#include "common/strv.h"
 
 /* A growable string. */
 struct buf {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "common/error.h"
 
 struct pattern_vars {
 	const char *bundle;   /* %b: the generated per-task bundle directory */

@@ -1,4 +1,4 @@
-#include "launch.h"
+#include "launcher/launch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,15 +16,15 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "../conf/cleanup.h"
-#include "../conf/strv.h"
-#include "cgroup.h"
-#include "fsutil.h"
-#include "reap.h"
-#include "runtime.h"
-#include "spec.h"
-#include "shared.h"
-#include "squashfs.h"
+#include "common/cleanup.h"
+#include "common/strv.h"
+#include "launcher/runtime/cgroup.h"
+#include "common/fsutil.h"
+#include "common/proc.h"
+#include "launcher/runtime/runtime.h"
+#include "launcher/spec/spec.h"
+#include "launcher/shared/shared.h"
+#include "launcher/image/squashfs.h"
 
 #define TASK_DIR_PREFIX "task."
 #define SQUASHFS_MOUNT "squashfs-root" /* in %m: where a squashfs image is mounted */

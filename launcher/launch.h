@@ -9,16 +9,16 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "../conf/conf.h"
-#include "../conf/error.h"
-#include "../conf/options.h"
-#include "../conf/pattern.h"
-#include "bundle.h"
-#include "litter.h"
-#include "runtime.h"
-#include "spec.h"
-#include "task.h"
-#include "userns.h"
+#include "conf/conf.h"
+#include "common/error.h"
+#include "conf/options.h"
+#include "conf/pattern.h"
+#include "launcher/image/bundle.h"
+#include "launcher/spec/litter.h"
+#include "launcher/runtime/runtime.h"
+#include "launcher/spec/spec.h"
+#include "launcher/task.h"
+#include "launcher/runtime/userns.h"
 
 struct oci_launch {
 	const struct oci_conf *conf;

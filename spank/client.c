@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../conf/cleanup.h"
-#include "context.h"
+#include "common/cleanup.h"
+#include "spank/context.h"
 
 #define SALLOC_STEP_MARK "SPANK_OCI_SALLOC_STEP"
 

@@ -5,8 +5,8 @@
 #include <slurm/spank.h>
 #include <stdbool.h>
 
-#include "../conf/conf.h"
-#include "../conf/options.h"
+#include "conf/conf.h"
+#include "conf/options.h"
 
 #define PLUGIN_PREFIX "spank-oci: "
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../conf/cleanup.h"
-#include "context.h"
+#include "common/cleanup.h"
+#include "spank/context.h"
 
 static int option_cb(int val, const char *optarg, int remote);
 

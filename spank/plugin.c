@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../conf/cleanup.h"
-#include "context.h"
+#include "common/cleanup.h"
+#include "spank/context.h"
 
 /* Slurm looks these symbols up: everything else stays hidden. */
 struct plugin_context context = {.ctx = S_CTX_ERROR};

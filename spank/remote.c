@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../conf/cleanup.h"
-#include "../launcher/cgroup.h"
-#include "../launcher/launch.h"
-#include "../launcher/reap.h"
-#include "context.h"
+#include "common/cleanup.h"
+#include "launcher/runtime/cgroup.h"
+#include "launcher/launch.h"
+#include "common/proc.h"
+#include "spank/context.h"
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
 __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const struct oci_task *t,

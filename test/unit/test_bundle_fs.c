@@ -7,9 +7,9 @@
  */
 #include "unit.h"
 
-#include "launcher/bundle.h"
-#include "launcher/fsutil.h"
-#include "launcher/litter.h"
+#include "launcher/image/bundle.h"
+#include "common/fsutil.h"
+#include "launcher/spec/litter.h"
 
 static void assert_mode(const char *path, mode_t mode)
 {

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "launcher/cgroup.h"
+#include "launcher/runtime/cgroup.h"
 
 #define MAX_PIDS 16
 

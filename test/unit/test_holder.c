@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "launcher/holder.h"
+#include "launcher/shared/holder.h"
 
 static void holder_fd_is_a_sealed_read_only_executable(void **state)
 {

@@ -7,8 +7,8 @@
 
 #include <openssl/evp.h>
 
-#include "launcher/digest.h"
-#include "launcher/image.h"
+#include "launcher/image/digest.h"
+#include "launcher/image/layout.h"
 
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_CONFIG "application/vnd.oci.image.config.v1+json"

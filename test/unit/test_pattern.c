@@ -2,7 +2,7 @@
 #include "unit.h"
 
 #include "conf/pattern.h"
-#include "conf/strv.h"
+#include "common/strv.h"
 
 #define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define NO_WORDS ((const char *const[]){NULL})

@@ -9,8 +9,8 @@
 #include <sys/statvfs.h>
 
 #include "conf/conf.h"
-#include "launcher/bundle.h"
-#include "launcher/spec.h"
+#include "launcher/image/bundle.h"
+#include "launcher/spec/spec.h"
 
 #define GOLDEN_DIR "test/unit/golden"
 

@@ -3,7 +3,7 @@
  */
 #include "unit.h"
 
-#include "launcher/squashfs.h"
+#include "launcher/image/squashfs.h"
 
 static void magic_makes_an_image(void **state)
 {

@@ -12,7 +12,7 @@
 #include <regex.h>
 #include <sys/sysmacros.h>
 
-#include "launcher/unpack.h"
+#include "launcher/image/unpack.h"
 
 enum filter { PLAIN, GZIP, ZSTD };
 

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "conf/cleanup.h"
-#include "conf/error.h"
+#include "common/cleanup.h"
+#include "common/error.h"
 
 /* Fails the test unless err is set and its text contains sub. */
 #define assert_error_has(err, sub)                                                                 \

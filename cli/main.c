@@ -1,0 +1,410 @@
+/* spank-oci: the command line for admins and tests (check, spec, run, cache). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "conf/conf.h"
+#include "launcher/image/cache.h"
+#include "launcher/launch.h"
+#include "launcher/runtime/runtime.h"
+
+extern char **environ;
+
+#define PREFIX "spank-oci: "
+
+static const char usage_main[] =
+	"usage: spank-oci COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  check  [--config FILE]                      validate the configuration\n"
+	"  spec   --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"                                              print the config.json a task gets\n"
+	"  run    --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"                                              run CMD in the container as a task would\n"
+	"\n"
+	"The configuration is FILE, else $SPANK_OCI_CONFIG, else " SPANK_OCI_DEFAULT_CONFIG ".\n"
+	"spec and run take the container options from SPANK_OCI_CONTAINER_MOUNTS, _WORKDIR,\n"
+	"_ENV, _MOUNT_HOME, _REMAP_ROOT, _WRITABLE and _ENTRYPOINT, as srun does.\n"
+	"'spank-oci COMMAND --help' tells more.\n";
+
+static const char usage_check[] =
+	"usage: spank-oci check [--config FILE]\n"
+	"\n"
+	"Parses and validates the configuration, checks that the runtime programs exist,\n"
+	"and warns when an oci.conf next to slurm.conf would make Slurm take --container\n"
+	"over itself. Exits 0 when the configuration is usable.\n";
+
+static const char usage_spec[] =
+	"usage: spank-oci spec --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"\n"
+	"Prints the config.json that a task of the calling user running CMD in B would get\n"
+	"(B: an OCI bundle directory or a root filesystem directory).\n";
+
+static const char usage_run[] =
+	"usage: spank-oci run --bundle B [--config FILE] [--tty] [--] CMD...\n"
+	"\n"
+	"Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
+	"Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
+	"is the pid of spank-oci, %%s and %%t are 0.\n";
+
+static const char usage_cache[] =
+	"usage: spank-oci cache list [--config FILE]\n"
+	"       spank-oci cache prune [--config FILE] [--all | --max-size SIZE]\n"
+	"       spank-oci cache add [--config FILE] REF\n"
+	"\n"
+	"The calling user's unpacked images on this node (ImageCache). list prints one line\n"
+	"per image: digest, size, last use, in-use or idle, where it came from. prune\n"
+	"removes images no task uses, least recently used first, until the cache holds at\n"
+	"most SIZE (default: ImageCacheSize), or every idle image with --all. add unpacks\n"
+	"the image layout REF (DIR:tag, DIR@sha256:<digest> or DIR) as a task would, unless\n"
+	"it is cached already, and prints its root filesystem's path.\n";
+
+struct cli {
+	const char *config;
+	const char *bundle;
+	int tty;
+	char **argv;
+};
+
+static int fail(const char *what, oci_error_t err)
+{
+	fprintf(stderr, PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "", oci_error_text(err));
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct cli *cli, const char *usage, bool want_cmd)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"bundle", required_argument, NULL, 'b'},
+					     {"tty", no_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+
+	cli->config = getenv("SPANK_OCI_CONFIG");
+	if (cli->config == NULL || *cli->config == '\0')
+		cli->config = SPANK_OCI_DEFAULT_CONFIG;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+c:b:th", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli->config = optarg;
+			break;
+		case 'b':
+			if (!want_cmd)
+				goto bad;
+			cli->bundle = optarg;
+			break;
+		case 't':
+			cli->tty = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	cli->argv = argv + optind;
+	if (want_cmd && (cli->bundle == NULL || cli->argv[0] == NULL)) {
+		fprintf(stderr, PREFIX "%s\n",
+			cli->bundle == NULL ? "--bundle is required" : "no command given");
+		goto bad;
+	}
+	if (!want_cmd && cli->argv[0] != NULL) {
+		fprintf(stderr, PREFIX "unexpected argument '%s'\n", cli->argv[0]);
+		goto bad;
+	}
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return -1;
+}
+
+static void warn_native_oci_conf(void)
+{
+	const char *slurm_conf = getenv("SLURM_CONF");
+	cleanup_free char *copy = strdup(slurm_conf ? slurm_conf : "/etc/slurm/slurm.conf");
+	cleanup_free char *oci = NULL;
+
+	if (copy == NULL || asprintf(&oci, "%s/oci.conf", dirname(copy)) < 0)
+		return;
+	if (access(oci, F_OK) == 0)
+		fprintf(stderr,
+			PREFIX "warning: %s exists: Slurm then handles --container itself and "
+			       "spank-oci never sees it; remove it and keep this configuration "
+			       "elsewhere\n",
+			oci);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct cli cli = {0};
+	struct oci_conf *conf = NULL;
+	cleanup_error oci_error_t err = NULL;
+	int rc = 0;
+
+	if (parse_args(argc, argv, &cli, usage_check, false) < 0)
+		return 2;
+	if (oci_conf_load(cli.config, &conf, &err) < 0)
+		return fail(NULL, err);
+	char **const commands[] = {conf->runtime_run,	conf->runtime_create, conf->runtime_start,
+				   conf->runtime_query, conf->runtime_kill,   conf->runtime_delete};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		cleanup_free char *path = NULL;
+		cleanup_error oci_error_t rerr = NULL;
+
+		if (commands[i] != NULL &&
+		    runtime_resolve(commands[i][0], environ, &path, &rerr) < 0)
+			rc = fail(cli.config, rerr);
+	}
+	warn_native_oci_conf();
+	if (rc == 0)
+		printf("%s: ok (runtime %s, %s)\n", cli.config, oci_conf_runtime_name(conf),
+		       conf->runtime_run ? "RunTimeRun" : "RunTimeCreate/RunTimeStart");
+	oci_conf_free(conf);
+	return rc;
+}
+
+/* The calling user's task, as Slurm would describe it (job id: our pid). */
+static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdlen, char *node,
+		     size_t nodelen, oci_error_t *err)
+{
+	struct passwd *pw = getpwuid(getuid());
+	int n;
+
+	if (pw == NULL)
+		return oci_error_make(err, errno ? errno : ENOENT, "no passwd entry for uid %u",
+				      (unsigned)getuid());
+	*t = (struct oci_task){
+		.uid = getuid(),
+		.gid = getgid(),
+		.user = pw->pw_name,
+		.home = pw->pw_dir,
+		.job_id = (uint32_t)getpid(),
+		.argv = cli->argv,
+		.env = environ,
+		.tty = cli->tty,
+	};
+	n = getgroups(0, NULL);
+	if (n > 0) {
+		t->gids = calloc((size_t)n, sizeof(gid_t));
+		if (t->gids == NULL)
+			return oci_error_make(err, ENOMEM, "groups");
+		t->ngids = (size_t)getgroups(n, t->gids);
+	}
+	if (getcwd(cwd, cwdlen) != NULL)
+		t->cwd = cwd;
+	if (gethostname(node, nodelen) == 0) {
+		node[nodelen - 1] = '\0';
+		node[strcspn(node, ".")] = '\0';
+		t->node = node;
+	}
+	return 0;
+}
+
+static const char *env_getter(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static int cmd_spec_or_run(int argc, char **argv, bool run)
+{
+	struct oci_options options;
+	struct cli cli = {0};
+	struct oci_conf *conf = NULL;
+	struct oci_launch *l = NULL;
+	cleanup_error oci_error_t err = NULL;
+	struct oci_task task;
+	char cwd[PATH_MAX], node[256];
+	json_t *spec = NULL;
+	int wstatus, rc = 1;
+	struct oci_timing_mark start;
+
+	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
+		return 2;
+	if (run && geteuid() == 0) {
+		fprintf(stderr, PREFIX "run: refusing to run a container as root: containers are "
+				       "rootless, run it as the job's user\n");
+		return 1;
+	}
+	oci_options_init(&options);
+	task = (struct oci_task){0};
+	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||
+	    oci_options_from_env(&options, env_getter, NULL, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	task.options = &options;
+	if (oci_conf_load(cli.config, &conf, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	oci_timing_mark(&start); /* as in a task: the configuration is the step's */
+	if (oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
+		fail(NULL, err);
+		goto out;
+	}
+	if (l->notice != NULL)
+		fprintf(stderr, PREFIX "%s\n", l->notice);
+	if (!run) {
+		cleanup_free char *text = NULL;
+		if (oci_launch_spec(l, &spec, &err) < 0) {
+			fail(NULL, err);
+			goto out;
+		}
+		text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (text != NULL)
+			puts(text);
+		rc = text ? 0 : 1;
+		goto out;
+	}
+	if (oci_launch_prepare(l, &err) < 0) {
+		fail("cannot set up the container", err);
+		oci_launch_cleanup(l);
+		goto out;
+	}
+	if (oci_launch_run(l, &wstatus, &err) < 0)
+		fail(NULL, err);
+	oci_launch_cleanup(l);
+	if (oci_timing_wanted(environ))
+		oci_launch_report_timing(l, &start);
+	oci_launch_free(l);
+	oci_conf_free(conf);
+	oci_options_release(&options);
+	free(task.gids);
+	oci_exit_like(wstatus);
+out:
+	json_decref(spec);
+	oci_launch_free(l);
+	oci_conf_free(conf);
+	oci_options_release(&options);
+	free(task.gids);
+	return rc;
+}
+
+/* Unpacks ref into the cache (unless it is there) and prints its rootfs. */
+static int cache_add(const char *dir, const char *ref, unsigned long long max_bytes,
+		     oci_error_t *err)
+{
+	cleanup_free char *rootfs = NULL;
+	cleanup_close int in_use_fd = -1;
+	json_t *config = NULL;
+
+	if (image_cache_get(dir, ref, max_bytes, &rootfs, &config, &in_use_fd, err) < 0)
+		return -1;
+	json_decref(config);
+	puts(rootfs);
+	return 0;
+}
+
+static int cmd_cache(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"all", no_argument, NULL, 'a'},
+					     {"max-size", required_argument, NULL, 'm'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = getenv("SPANK_OCI_CONFIG"), *action = argc > 1 ? argv[1] : "";
+	struct oci_conf *conf = NULL;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *dir = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	struct pattern_vars vars = {.uid = getuid(), .user = pw ? pw->pw_name : NULL};
+	unsigned long long max = 0;
+	bool all = false, have_max = false;
+	char node[256] = "localhost";
+	int c, rc;
+
+	if (strcmp(action, "--help") == 0 || strcmp(action, "-h") == 0) {
+		fputs(usage_cache, stdout);
+		return 0;
+	}
+	if (strcmp(action, "list") != 0 && strcmp(action, "prune") != 0 &&
+	    strcmp(action, "add") != 0) {
+		fputs(usage_cache, stderr);
+		return 2;
+	}
+	if (config == NULL || *config == '\0')
+		config = SPANK_OCI_DEFAULT_CONFIG;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "c:am:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'm':
+			if (conf_parse_size(optarg, &max) < 0) {
+				fprintf(stderr, PREFIX "--max-size: not a size: %s\n", optarg);
+				return 2;
+			}
+			have_max = true;
+			break;
+		case 'h':
+			fputs(usage_cache, stdout);
+			return 0;
+		default:
+			fputs(usage_cache, stderr);
+			return 2;
+		}
+	}
+	if ((strcmp(action, "add") == 0) != (optind == argc - 1) ||
+	    (strcmp(action, "add") == 0 && (all || have_max))) {
+		fputs(usage_cache, stderr);
+		return 2;
+	}
+	if (gethostname(node, sizeof(node)) == 0)
+		node[strcspn(node, ".")] = '\0';
+	vars.node = node;
+	if (oci_conf_load(config, &conf, &err) < 0)
+		return fail(NULL, err);
+	if (pattern_expand_word(conf->image_cache, &vars, &dir, &err) < 0) {
+		oci_conf_free(conf);
+		return fail("ImageCache", err);
+	}
+	if (strcmp(action, "add") == 0)
+		rc = cache_add(dir, argv[optind], conf->image_cache_size, &err);
+	else if (strcmp(action, "list") == 0)
+		rc = image_cache_list(dir, stdout, &err);
+	else
+		rc = image_cache_prune(dir, have_max ? max : conf->image_cache_size,
+				       all || (!have_max && conf->image_cache_size == 0), stdout,
+				       &err);
+	oci_conf_free(conf);
+	return rc < 0 ? fail(NULL, err) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "spec") == 0)
+		return cmd_spec_or_run(argc - 1, argv + 1, false);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_spec_or_run(argc - 1, argv + 1, true);
+	if (strcmp(argv[1], "cache") == 0)
+		return cmd_cache(argc - 1, argv + 1);
+	fprintf(stderr, PREFIX "unknown command '%s'\n\n%s", argv[1], usage_main);
+	return 2;
+}

@@ -1,0 +1,138 @@
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+static int check_component(int fd, const char *path, bool last, oci_error_t *err)
+{
+	struct stat st;
+	uid_t me = geteuid();
+
+	if (fstat(fd, &st) < 0)
+		return oci_error_make(err, errno, "%s", path);
+	if (st.st_uid != me && st.st_uid != 0)
+		return oci_error_make(err, 0,
+				      "%s belongs to uid %u, not to you: refusing to use it", path,
+				      (unsigned)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return oci_error_make(err, 0,
+				      "%s is writable by others and not sticky: refusing to use it",
+				      path);
+	if (last && (st.st_uid != me || (st.st_mode & 077) != 0))
+		return oci_error_make(
+			err, 0,
+			"%s must be a directory of yours with mode 0700: refusing to use "
+			"it",
+			path);
+	return 0;
+}
+
+int fs_mkdir_private(const char *path, oci_error_t *err)
+{
+	cleanup_free char *copy = strdup(path);
+	cleanup_close int dir = -1;
+	char *save = NULL, *name;
+
+	if (copy == NULL)
+		return oci_error_make(err, ENOMEM, "%s", path);
+	if (path[0] != '/')
+		return oci_error_make(err, 0, "%s is not an absolute path", path);
+	dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return oci_error_make(err, errno, "/");
+	name = strtok_r(copy, "/", &save);
+	while (name != NULL) {
+		char *next = strtok_r(NULL, "/", &save);
+		int fd;
+
+		if (mkdirat(dir, name, 0700) < 0 && errno != EEXIST)
+			return oci_error_make(err, errno, "cannot create %s in %s", name, path);
+		fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+			/* a symlink: only root's own (like /var/run) is followed */
+			struct stat st;
+			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode)) {
+				if (st.st_uid != 0)
+					return oci_error_make(
+						err, 0,
+						"%s: a component is a symlink not owned "
+						"by root",
+						path);
+				fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			} else {
+				errno = ENOTDIR;
+			}
+		}
+		if (fd < 0)
+			return oci_error_make(err, errno, "%s", path);
+		close(dir);
+		dir = fd;
+		if (check_component(dir, path, next == NULL, err) < 0)
+			return -1;
+		name = next;
+	}
+	return 0;
+}
+
+static int remove_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (typeflag == FTW_DP)
+		return rmdir(fpath) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(fpath) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int fs_remove_tree(const char *path, oci_error_t *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : oci_error_make(err, errno, "cannot remove %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 ? oci_error_make(err, errno, "cannot remove %s", path) : 0;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return oci_error_make(err, errno, "cannot remove %s", path);
+	return 0;
+}
+
+int fs_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *err)
+{
+	cleanup_close int fd = -1;
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		return oci_error_make(err, errno, "cannot replace %s", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return oci_error_make(err, errno, "cannot create %s", path);
+	if (fs_write_all(fd, data, len) < 0)
+		return oci_error_make(err, errno, "cannot write %s", path);
+	return 0;
+}

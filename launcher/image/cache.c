@@ -1,0 +1,309 @@
+#include "launcher/image/cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "launcher/image/layout.h"
+#include "launcher/image/unpack.h"
+
+/* One line per unpack, for the curious and for the tests (an image is unpacked once). */
+static void log_unpack(const char *cache_dir, const struct image_ref *img,
+		       const struct unpack_stats *st)
+{
+	cleanup_free char *path = NULL;
+	cleanup_fclose FILE *f = NULL;
+
+	if (asprintf(&path, "%s/unpack.log", cache_dir) < 0)
+		return;
+	f = fopen(path, "ae");
+	if (f != NULL)
+		fprintf(f,
+			"%ld %s %s layers=%zu entries=%zu devices_skipped=%zu setid_dropped=%zu\n",
+			(long)time(NULL), img->manifest_digest, img->layout, img->nlayers,
+			st->entries, st->devices_skipped, st->setid_dropped);
+}
+
+/* What a killed unpack of this image left (we hold its lock: nobody is unpacking it). */
+static void remove_stale_unpacks(const char *cache_dir, const char *hex)
+{
+	cleanup_free char *prefix = NULL;
+	DIR *d = opendir(cache_dir);
+	struct dirent *e;
+
+	if (asprintf(&prefix, ".unpacking-%s-", hex) < 0)
+		prefix = NULL;
+	while (prefix != NULL && d != NULL && (e = readdir(d)) != NULL) {
+		cleanup_free char *path = NULL;
+		cleanup_error oci_error_t err = NULL;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+		    asprintf(&path, "%s/%s", cache_dir, e->d_name) >= 0)
+			fs_remove_tree(path, &err);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static int steal_fd(int *fd)
+{
+	int stolen = *fd;
+
+	*fd = -1;
+	return stolen;
+}
+
+/* Where an image came from, for `spank-oci cache list`. */
+static int write_source(const char *tmp, const char *ref, oci_error_t *err)
+{
+	cleanup_free char *path = NULL, *line = NULL;
+
+	if (asprintf(&path, "%s/source", tmp) < 0 || asprintf(&line, "%s\n", ref) < 0)
+		return oci_error_make(err, ENOMEM, "image cache");
+	return fs_write_file(path, line, strlen(line), err);
+}
+
+/* Unpacks the layers, telling progress on stderr (the task's) if it takes a while. */
+static int unpack_into(const char *tmp, const char *ref, const struct image_ref *img,
+		       struct unpack_stats *st, oci_error_t *err)
+{
+	cleanup_free char *rootfs = NULL;
+	struct unpack_progress progress;
+
+	if (asprintf(&rootfs, "%s/rootfs", tmp) < 0)
+		return oci_error_make(err, ENOMEM, "unpacking");
+	if (mkdir(tmp, 0700) < 0 || mkdir(rootfs, 0755) < 0)
+		return oci_error_make(err, errno, "cannot create %s", rootfs);
+	unpack_progress_init(&progress, ref, img->layers_size, stderr);
+	for (size_t i = 0; i < img->nlayers; i++) {
+		struct unpack_source src = {.path = img->layers[i].path,
+					    .digest = img->layers[i].digest,
+					    .size = img->layers[i].size};
+		if (unpack_layer(rootfs, &src, &progress, st, err) < 0)
+			return oci_error_wrap(err, "unpacking %s", ref);
+	}
+	unpack_progress_end(&progress);
+	return 0;
+}
+
+int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
+		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err)
+{
+	struct image_ref img;
+	cleanup_free char *entry = NULL, *lock = NULL, *tmp = NULL, *root = NULL;
+	cleanup_close int lock_fd = -1;
+	struct unpack_stats st = {0};
+	struct stat sb;
+	int rc = -1;
+
+	if (image_resolve(ref, &img, err) < 0)
+		return -1;
+	if (fs_mkdir_private(cache_dir, err) < 0)
+		goto out;
+	if (asprintf(&entry, "%s/%s", cache_dir, img.manifest_digest + 7) < 0 ||
+	    asprintf(&lock, "%s/%s.lock", cache_dir, img.manifest_digest + 7) < 0 ||
+	    asprintf(&root, "%s/rootfs", entry) < 0) {
+		oci_error_make(err, ENOMEM, "image cache");
+		goto out;
+	}
+	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+		oci_error_make(err, errno, "cannot lock %s", lock);
+		goto out;
+	}
+	if (lstat(entry, &sb) < 0) {
+		if (asprintf(&tmp, "%s/.unpacking-%s-%d", cache_dir, img.manifest_digest + 7,
+			     (int)getpid()) < 0) {
+			oci_error_make(err, ENOMEM, "image cache");
+			goto out;
+		}
+		remove_stale_unpacks(cache_dir, img.manifest_digest + 7);
+		if (unpack_into(tmp, ref, &img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
+			cleanup_error oci_error_t rerr = NULL;
+			fs_remove_tree(tmp, &rerr);
+			goto out;
+		}
+		if (rename(tmp, entry) < 0) {
+			oci_error_make(err, errno, "cannot move %s into place", tmp);
+			goto out;
+		}
+		log_unpack(cache_dir, &img, &st);
+		if (max_bytes > 0) {
+			cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
+			image_cache_prune(cache_dir, max_bytes, false, NULL, &perr);
+		}
+	} else if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
+		oci_error_make(err, 0, "%s is not a cached image of yours", entry);
+		goto out;
+	}
+	utimensat(AT_FDCWD, entry, NULL, AT_SYMLINK_NOFOLLOW); /* last use, for pruning */
+	/* from now on only "in use": others may use it too, pruning may not remove it */
+	if (flock(lock_fd, LOCK_SH) < 0) {
+		oci_error_make(err, errno, "cannot lock %s", lock);
+		goto out;
+	}
+	*in_use_fd = steal_fd(&lock_fd);
+	*rootfs = steal_pointer(&root);
+	*config = json_incref(img.config);
+	rc = 0;
+out:
+	image_ref_release(&img);
+	return rc;
+}
+
+struct cached_image {
+	char name[65];
+	unsigned long long bytes;
+	struct timespec used;
+	int lock_fd; /* holds LOCK_EX when not in use, else -1 */
+};
+
+static unsigned long long tree_bytes;
+
+static int add_bytes(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
+{
+	(void)fpath;
+	(void)typeflag;
+	(void)ftw;
+	tree_bytes += (unsigned long long)sb->st_blocks * 512ULL;
+	return 0;
+}
+
+static bool is_entry_name(const char *name)
+{
+	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+/* The cached images, each tried for an exclusive lock (not in use). */
+static int scan_cache(const char *cache_dir, struct cached_image **out, size_t *n, oci_error_t *err)
+{
+	DIR *d = opendir(cache_dir);
+	struct dirent *e;
+	struct cached_image *list = NULL;
+
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : oci_error_make(err, errno, "%s", cache_dir);
+	while ((e = readdir(d)) != NULL) {
+		cleanup_free char *path = NULL, *lock = NULL;
+		struct cached_image *grown, *img;
+		struct stat sb;
+
+		if (!is_entry_name(e->d_name) ||
+		    asprintf(&path, "%s/%s", cache_dir, e->d_name) < 0 ||
+		    asprintf(&lock, "%s.lock", path) < 0 || lstat(path, &sb) < 0 ||
+		    !S_ISDIR(sb.st_mode))
+			continue;
+		grown = realloc(list, (*n + 1) * sizeof(*list));
+		if (grown == NULL)
+			break;
+		list = grown;
+		img = &list[(*n)++];
+		memcpy(img->name, e->d_name, sizeof(img->name) - 1); /* 64 hex digits */
+		img->name[sizeof(img->name) - 1] = '\0';
+		img->used = sb.st_mtim;
+		tree_bytes = 0;
+		nftw(path, add_bytes, 16, FTW_PHYS);
+		img->bytes = tree_bytes;
+		img->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (img->lock_fd >= 0 && flock(img->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			close(img->lock_fd);
+			img->lock_fd = -1;
+		}
+	}
+	closedir(d);
+	*out = list;
+	return 0;
+}
+
+static void release_scan(struct cached_image *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].lock_fd >= 0)
+			close(list[i].lock_fd);
+	free(list);
+}
+
+static int older_first(const void *a, const void *b)
+{
+	const struct cached_image *x = a, *y = b;
+
+	if (x->used.tv_sec != y->used.tv_sec)
+		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+	return (x->used.tv_nsec > y->used.tv_nsec) - (x->used.tv_nsec < y->used.tv_nsec);
+}
+
+int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
+{
+	struct cached_image *list = NULL;
+	size_t n;
+
+	if (scan_cache(cache_dir, &list, &n, err) < 0)
+		return -1;
+	qsort(list, n, sizeof(*list), older_first);
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *path = NULL;
+		char used[32] = "?", source[4096] = "";
+		struct tm tm;
+		FILE *f;
+
+		if (localtime_r(&list[i].used.tv_sec, &tm) != NULL)
+			strftime(used, sizeof(used), "%Y-%m-%dT%H:%M:%S", &tm);
+		if (asprintf(&path, "%s/%s/source", cache_dir, list[i].name) >= 0 &&
+		    (f = fopen(path, "re")) != NULL) {
+			if (fgets(source, sizeof(source), f) != NULL)
+				source[strcspn(source, "\n")] = '\0';
+			fclose(f);
+		}
+		fprintf(out, "sha256:%s %10.1f MiB  last used %s  %-6s  %s\n", list[i].name,
+			(double)list[i].bytes / (1024.0 * 1024.0), used,
+			list[i].lock_fd < 0 ? "in-use" : "idle", source);
+	}
+	release_scan(list, n);
+	return 0;
+}
+
+int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
+		      oci_error_t *err)
+{
+	struct cached_image *list = NULL;
+	unsigned long long total = 0;
+	size_t n;
+
+	if (scan_cache(cache_dir, &list, &n, err) < 0)
+		return -1;
+	qsort(list, n, sizeof(*list), older_first);
+	for (size_t i = 0; i < n; i++)
+		total += list[i].bytes;
+	for (size_t i = 0; i < n && (all || total > max_bytes); i++) {
+		cleanup_free char *path = NULL, *doomed = NULL;
+		cleanup_error oci_error_t rerr = NULL;
+
+		if (list[i].lock_fd < 0)
+			continue; /* in use */
+		if (asprintf(&path, "%s/%s", cache_dir, list[i].name) < 0 ||
+		    asprintf(&doomed, "%s/.removing-%s-%d", cache_dir, list[i].name,
+			     (int)getpid()) < 0)
+			break;
+		/* out of sight first: nobody may find half an image */
+		if (rename(path, doomed) < 0)
+			continue;
+		fs_remove_tree(doomed, &rerr);
+		total -= list[i].bytes;
+		if (out != NULL)
+			fprintf(out, "removed sha256:%s (%.1f MiB)\n", list[i].name,
+				(double)list[i].bytes / (1024.0 * 1024.0));
+	}
+	release_scan(list, n);
+	return 0;
+}

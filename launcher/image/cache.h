@@ -1,0 +1,36 @@
+/*
+ * Unpacked images, per user and node, keyed by manifest digest: <cache>/<hex>/rootfs.
+ * One task unpacks (to a temporary directory, renamed into place: a crash never leaves a
+ * half image); the others wait on a lock and reuse it. A task holds its image "in use"
+ * (a shared lock) until it ends; pruning removes only images not in use, least recently
+ * used first.
+ */
+#ifndef SPANK_OCI_IMAGE_CACHE_H
+#define SPANK_OCI_IMAGE_CACHE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+/*
+ * Resolves ref (an image layout reference) in cache_dir (created private if missing).
+ * Gives the unpacked rootfs, the image's config object (Env, WorkingDir...) and an fd
+ * that holds the image in use until it is closed. max_bytes > 0: after an unpack, images
+ * not in use are pruned until the cache holds at most max_bytes.
+ */
+int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
+		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err);
+
+/* Prints one line per cached image: digest, size, last use, in use or idle, source. */
+int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err);
+
+/*
+ * Removes images not in use, least recently used first, until the cache holds at most
+ * max_bytes (every image not in use with all). Tells what it removed on out (or NULL).
+ */
+int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
+		      oci_error_t *err);
+
+#endif

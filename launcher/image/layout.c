@@ -1,0 +1,196 @@
+#include "launcher/image/layout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "launcher/image/digest.h"
+
+#define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_INDEX "application/vnd.oci.image.index.v1+json"
+#define REF_NAME "org.opencontainers.image.ref.name"
+
+static bool is_layout_dir(const char *dir)
+{
+	cleanup_free char *marker = NULL;
+
+	return asprintf(&marker, "%s/oci-layout", dir) >= 0 && access(marker, F_OK) == 0;
+}
+
+/* Splits "DIR:tag" or "DIR@sha256:hex" (the selector after the last '/'). */
+static int split_ref(const char *ref, char **dir, char **tag, char **digest)
+{
+	const char *slash = strrchr(ref, '/'), *base = slash ? slash + 1 : ref;
+	const char *at = strchr(base, '@'), *colon = strchr(base, ':');
+
+	*tag = *digest = NULL;
+	if (is_layout_dir(ref)) {
+		*dir = strdup(ref);
+	} else if (at != NULL) {
+		*dir = strndup(ref, (size_t)(at - ref));
+		*digest = strdup(at + 1);
+	} else if (colon != NULL) {
+		*dir = strndup(ref, (size_t)(colon - ref));
+		*tag = strdup(colon + 1);
+	} else {
+		*dir = strdup(ref);
+	}
+	return *dir ? 0 : -1;
+}
+
+bool image_is_layout_ref(const char *path)
+{
+	cleanup_free char *dir = NULL, *tag = NULL, *digest = NULL;
+
+	return split_ref(path, &dir, &tag, &digest) == 0 && is_layout_dir(dir);
+}
+
+/* blobs/<alg>/<hex> of a digest, refusing anything but a plain sha256 hex digest. */
+static char *blob_path(const char *layout, const char *digest)
+{
+	char *path = NULL;
+
+	if (!digest_is_valid(digest))
+		return NULL;
+	if (asprintf(&path, "%s/blobs/sha256/%s", layout, digest + 7) < 0)
+		return NULL;
+	return path;
+}
+
+static json_t *load_blob(const char *layout, const char *digest, oci_error_t *err)
+{
+	cleanup_free char *path = blob_path(layout, digest), *data = NULL;
+	json_error_t jerr;
+	size_t len;
+	json_t *j;
+
+	if (path == NULL) {
+		oci_error_make(err, 0, "image %s: invalid digest '%s'", layout,
+			       digest ? digest : "");
+		return NULL;
+	}
+	if (digest_read_file(path, digest, &data, &len, err) < 0) {
+		oci_error_wrap(err, "image %s", layout);
+		return NULL;
+	}
+	j = json_loadb(data, len, 0, &jerr);
+	if (j == NULL)
+		oci_error_make(err, 0, "image %s: blob %s: %s", layout, digest, jerr.text);
+	return j;
+}
+
+/* Picks the manifest descriptor of an index by tag, digest, or as its only manifest. */
+static json_t *select_manifest(const char *ref, json_t *index, const char *tag, const char *digest,
+			       oci_error_t *err)
+{
+	json_t *manifests = json_object_get(index, "manifests"), *m, *found = NULL;
+	size_t i, count = 0;
+
+	json_array_foreach(manifests, i, m)
+	{
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		const char *name = json_string_value(
+			json_object_get(json_object_get(m, "annotations"), REF_NAME));
+
+		count++;
+		if ((digest && d && strcmp(d, digest) == 0) ||
+		    (tag && name && strcmp(name, tag) == 0) || (!tag && !digest && count == 1))
+			found = m;
+	}
+	if (!tag && !digest && count > 1) {
+		oci_error_make(
+			err, 0,
+			"image %s holds %zu manifests: name one with :tag or @sha256:<digest>", ref,
+			count);
+		return NULL;
+	}
+	if (found == NULL)
+		oci_error_make(err, 0, "image %s: no manifest %s%s", ref, tag ? "tagged " : "",
+			       tag	? tag
+			       : digest ? digest
+					: "at all");
+	return found;
+}
+
+int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
+{
+	cleanup_free char *tag = NULL, *digest = NULL, *index_path = NULL;
+	json_t *index = NULL, *manifest = NULL, *config = NULL, *desc, *layers, *l;
+	json_error_t jerr;
+	size_t i;
+	int rc = -1;
+
+	*out = (struct image_ref){0};
+	if (split_ref(ref, &out->layout, &tag, &digest) < 0 ||
+	    asprintf(&index_path, "%s/index.json", out->layout) < 0)
+		return oci_error_make(err, ENOMEM, "image %s", ref);
+	index = json_load_file(index_path, 0, &jerr);
+	if (index == NULL) {
+		oci_error_make(err, 0, "image %s: %s: %s", ref, index_path, jerr.text);
+		goto out;
+	}
+	desc = select_manifest(ref, index, tag, digest, err);
+	if (desc == NULL)
+		goto out;
+	/* a descriptor without a digest: "" is refused as an invalid digest by load_blob */
+	out->manifest_digest = strdup(json_string_value(json_object_get(desc, "digest")) ?: "");
+	manifest = load_blob(out->layout, out->manifest_digest, err);
+	if (manifest == NULL)
+		goto out;
+	config = load_blob(
+		out->layout,
+		json_string_value(json_object_get(json_object_get(manifest, "config"), "digest")),
+		err);
+	if (config == NULL)
+		goto out;
+	out->config = json_incref(json_object_get(config, "config"));
+	layers = json_object_get(manifest, "layers");
+	out->layers = calloc(json_array_size(layers) + 1, sizeof(*out->layers));
+	if (out->layers == NULL) {
+		oci_error_make(err, ENOMEM, "image %s", ref);
+		goto out;
+	}
+	json_array_foreach(layers, i, l)
+	{
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+		struct image_layer *layer = &out->layers[out->nlayers++];
+
+		layer->path = blob_path(out->layout, d);
+		layer->media_type = strdup(mt ? mt : "");
+		layer->digest = d ? strdup(d) : NULL;
+		layer->size = json_integer_value(json_object_get(l, "size"));
+		out->layers_size += (unsigned long long)layer->size;
+		if (layer->path == NULL || layer->digest == NULL || layer->size < 0) {
+			oci_error_make(err, 0, "image %s: invalid layer digest '%s'", ref,
+				       d ? d : "");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(index);
+	json_decref(manifest);
+	json_decref(config);
+	if (rc < 0)
+		image_ref_release(out);
+	return rc;
+}
+
+void image_ref_release(struct image_ref *r)
+{
+	free(r->layout);
+	free(r->manifest_digest);
+	json_decref(r->config);
+	for (size_t i = 0; i < r->nlayers; i++) {
+		free(r->layers[i].path);
+		free(r->layers[i].media_type);
+		free(r->layers[i].digest);
+	}
+	free(r->layers);
+	*r = (struct image_ref){0};
+}

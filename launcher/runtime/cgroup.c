@@ -1,0 +1,222 @@
+#include "launcher/runtime/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+/* mountinfo writes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+int cgroup2_mount(const char *mountinfo, char **mount, oci_error_t *err)
+{
+	cleanup_fclose FILE *f = fopen(mountinfo, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	if (f == NULL)
+		return oci_error_make(err, errno, "%s", mountinfo);
+	while (getline(&line, &cap, f) >= 0) {
+		/* id parent major:minor root mountpoint options [optional...] - fstype ... */
+		char *sep = strstr(line, " - "), *fields[5] = {0}, *save = NULL;
+		size_t n = 0;
+
+		if (sep == NULL || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		for (char *t = strtok_r(line, " ", &save); t && n < 5;
+		     t = strtok_r(NULL, " ", &save))
+			fields[n++] = t;
+		if (n < 5)
+			continue;
+		*mount = strdup(fields[4]);
+		if (*mount == NULL)
+			return oci_error_make(err, ENOMEM, "cgroup2 mount");
+		unescape_octal(*mount);
+		return 0;
+	}
+	return oci_error_make(err, 0, "no cgroup2 file system is mounted");
+}
+
+int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err)
+{
+	cleanup_fclose FILE *f = fopen(proc_cgroup, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	if (f == NULL)
+		return oci_error_make(err, errno, "%s", proc_cgroup);
+	while (getline(&line, &cap, f) >= 0) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		*path = strdup(line + 3);
+		return *path ? 0 : oci_error_make(err, ENOMEM, "%s", proc_cgroup);
+	}
+	return oci_error_make(err, 0, "%s has no cgroup v2 (0::) line", proc_cgroup);
+}
+
+int cgroup2_self_dir(char **dir, oci_error_t *err)
+{
+	cleanup_free char *mount = NULL, *path = NULL;
+
+	if (cgroup2_mount("/proc/self/mountinfo", &mount, err) < 0 ||
+	    cgroup2_path_of("/proc/self/cgroup", &path, err) < 0)
+		return -1;
+	if (asprintf(dir, "%s%s", mount, strcmp(path, "/") == 0 ? "" : path) < 0)
+		return oci_error_make(err, ENOMEM, "cgroup path");
+	return 0;
+}
+
+static int write_text(const char *dir, const char *file, const char *text, oci_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	cleanup_close int fd = -1;
+	size_t len = strlen(text);
+
+	if (asprintf(&path, "%s/%s", dir, file) < 0)
+		return oci_error_make(err, ENOMEM, "%s", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return oci_error_make(err, errno, "%s", path);
+	if (write(fd, text, len) != (ssize_t)len)
+		return oci_error_make(err, errno, "cannot write %s", path);
+	return 0;
+}
+
+int cgroup2_enter_child(const char *dir, const char *name, char **child, oci_error_t *err)
+{
+	cleanup_free char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return oci_error_make(err, ENOMEM, "%s", dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return oci_error_make(err, errno, "cannot create cgroup %s", path);
+	if (write_text(path, "cgroup.procs", "0", err) < 0)
+		return oci_error_wrap(err, "cannot enter cgroup %s", path);
+	*child = steal_pointer(&path);
+	return 0;
+}
+
+/* Visits dir and every descendant cgroup directory (no symlinks: cgroupfs has none). */
+static int for_each_cgroup(const char *dir, int (*fn)(const char *dir, void *arg), void *arg)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int total = fn(dir, arg);
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		cleanup_free char *sub = NULL;
+
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0)
+			continue;
+		if (asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
+			total += for_each_cgroup(sub, fn, arg);
+	}
+	if (d != NULL)
+		closedir(d);
+	return total;
+}
+
+/* Counts (and with arg non-NULL, SIGKILLs) the processes listed in dir/cgroup.procs. */
+static int signal_procs(const char *dir, void *kill_them)
+{
+	cleanup_free char *path = NULL;
+	cleanup_fclose FILE *f = NULL;
+	int pid, n = 0;
+
+	if (asprintf(&path, "%s/cgroup.procs", dir) < 0)
+		return 0;
+	f = fopen(path, "re");
+	while (f != NULL && fscanf(f, "%d", &pid) == 1) {
+		n++;
+		if (kill_them != NULL && pid > 0)
+			kill(pid, SIGKILL);
+	}
+	return n;
+}
+
+int cgroup2_kill_tree(const char *dir, oci_error_t *err)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	cleanup_error oci_error_t kerr = NULL;
+	int found = for_each_cgroup(dir, signal_procs, NULL);
+	bool have_kill = write_text(dir, "cgroup.kill", "1", &kerr) == 0;
+
+	for (int round = 0; round < 500; round++) {
+		if (for_each_cgroup(dir, signal_procs, have_kill ? NULL : (void *)1) == 0)
+			return found;
+		nanosleep(&pause, NULL);
+	}
+	return oci_error_make(err, 0, "processes remain in %s after SIGKILL", dir);
+}
+
+void cgroup2_remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		cleanup_free char *sub = NULL;
+
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0)
+			continue;
+		if (asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
+			cgroup2_remove_tree(sub);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
+char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned job,
+			     const char *step)
+{
+	cleanup_free char *suffix = NULL;
+	char *dir = NULL;
+	size_t plen = strlen(self_path), slen;
+
+	if (asprintf(&suffix, "/job_%u/step_%s/slurm", job, step) < 0)
+		return NULL;
+	slen = strlen(suffix);
+	if (plen < slen || strcmp(self_path + plen - slen, suffix) != 0)
+		return NULL;
+	/* the step directory: the path without "/slurm" */
+	if (asprintf(&dir, "%s%.*s", mount, (int)(plen - strlen("/slurm")), self_path) < 0)
+		return NULL;
+	return dir;
+}
+
+int cgroup2_enter_fd(int dirfd)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	int rc = fd >= 0 && write(fd, "0", 1) == 1 ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,206 @@
+#include "launcher/runtime/userns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <grp.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/proc.h"
+#include "launcher/runtime/runtime.h"
+
+int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start)
+{
+	cleanup_fclose FILE *f = fopen(file, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	char idtext[32];
+
+	snprintf(idtext, sizeof(idtext), "%lu", id);
+	while (f != NULL && getline(&line, &cap, f) >= 0) {
+		char *save = NULL, *name = strtok_r(line, ":", &save);
+		char *first = strtok_r(NULL, ":", &save), *count = strtok_r(NULL, ":\n", &save);
+
+		if (name == NULL || first == NULL || count == NULL || strtoul(count, NULL, 10) < 1)
+			continue;
+		if (strcmp(name, user) == 0 || strcmp(name, idtext) == 0) {
+			*start = strtoul(first, NULL, 10);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m)
+{
+	*m = (struct userns_map){.uid = uid, .gid = gid};
+	return userns_subid_start("/etc/subuid", user, uid, &m->subuid) == 0 &&
+	       userns_subid_start("/etc/subgid", user, uid, &m->subgid) == 0;
+}
+
+int userns_child_join(int fd)
+{
+	if (setns(fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
+		return -1;
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -1;
+	return setgroups(0, NULL);
+}
+
+/* Starts newuidmap PID 0 ID 1 1 SUBID 1 (or newgidmap). */
+static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned long sub,
+		     char *const *env, pid_t *pid, oci_error_t *err)
+{
+	cleanup_free char *path = NULL;
+	char pid_s[32], id_s[32], sub_s[32];
+	char *argv[] = {(char *)prog, pid_s, "0", id_s, "1", "1", sub_s, "1", NULL};
+	int rc;
+
+	if (runtime_resolve(prog, env, &path, err) < 0)
+		return -1;
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)child);
+	snprintf(id_s, sizeof(id_s), "%lu", id);
+	snprintf(sub_s, sizeof(sub_s), "%lu", sub);
+	rc = posix_spawn(pid, path, NULL, NULL, argv, env);
+	return rc == 0 ? 0 : oci_error_make(err, rc, "cannot run %s", path);
+}
+
+static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *const *env,
+		   oci_error_t *err)
+{
+	static const char *const progs[2] = {"newuidmap", "newgidmap"};
+	const unsigned long ids[2] = {m->uid, m->gid}, subs[2] = {m->subuid, m->subgid};
+	pid_t pids[2] = {-1, -1};
+	int status[2] = {-1, -1}, rc = 0;
+	char c;
+
+	if (read(ready_fd, &c, 1) != 1)
+		return oci_error_make(err, errno ? errno : EPERM, "cannot make a user namespace");
+	/* both at once: each is a setuid program of about half a millisecond */
+	for (int i = 0; i < 2 && rc == 0; i++)
+		rc = spawn_map(progs[i], child, ids[i], subs[i], env, &pids[i], err);
+	for (int i = 0; i < 2; i++)
+		if (pids[i] > 0 && reap_wait(pids[i], &status[i]) < 0)
+			status[i] = -1;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if (status[i] == -1 || !WIFEXITED(status[i]) || WEXITSTATUS(status[i]) != 0)
+			rc = oci_error_make(err, 0, "%s %d 0 %lu 1 1 %lu 1 failed", progs[i],
+					    (int)child, ids[i], subs[i]);
+	}
+	return rc;
+}
+
+/* One fd over a unix socket (SCM_RIGHTS). */
+static int send_fd(int sock, int fd)
+{
+	char byte = 0, buf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = buf,
+			     .msg_controllen = sizeof(buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char byte, buf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = buf,
+			     .msg_controllen = sizeof(buf)};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * The child that makes the namespace sends an fd of it: under slurmstepd the task (and so
+ * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself.
+ */
+int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err)
+{
+	int sv[2], rc = -1;
+	char go = 'g';
+	pid_t pid;
+
+	*fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return oci_error_make(err, errno, "socketpair");
+	pid = fork();
+	if (pid < 0) {
+		oci_error_make(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		char c = 0;
+		int self;
+
+		close(sv[0]);
+		if (unshare(CLONE_NEWUSER) < 0 || write(sv[1], &c, 1) != 1 ||
+		    read(sv[1], &c, 1) != 1)
+			_exit(1);
+		self = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+		_exit(self >= 0 && send_fd(sv[1], self) == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	if (map_ids(pid, sv[0], m, env, err) == 0) {
+		if (write(sv[0], &go, 1) == 1)
+			*fd = recv_fd(sv[0]);
+		rc = *fd >= 0 ? 0
+			      : oci_error_make(err, errno ? errno : EPROTO,
+					       "no user namespace from its child");
+	}
+	close(sv[0]); /* the child ends, if it waits still */
+	sv[0] = -1;
+	reap_wait(pid, NULL);
+out:
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0)
+			close(sv[i]);
+	return rc;
+}
+
+int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return oci_error_make(err, errno, "fork");
+	if (pid == 0) {
+		if (userns_child_join(fd) < 0)
+			_exit(127);
+		fn(arg);
+		_exit(0);
+	}
+	if (reap_wait(pid, &status) < 0)
+		return oci_error_make(err, errno, "waiting for a user namespace");
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0
+		       ? 0
+		       : oci_error_make(err, 0, "cannot enter a user namespace");
+}

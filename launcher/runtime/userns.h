@@ -1,0 +1,48 @@
+/*
+ * The runtime in a user namespace of its own, for the user's own identity with runc
+ * 1.1.5: runc needs container uid 0 mapped and then chowns its stdio pipes and exec fifo
+ * to that id, which only works where it holds CAP_CHOWN over it. So the runtime runs
+ * as uid 0 of a namespace (made with newuidmap/newgidmap from /etc/subuid and
+ * /etc/subgid) where 0 is the user and 1 the user's first subordinate id, as rootless
+ * podman runs it. Nothing else is mapped: the container's ids count in that namespace.
+ */
+#ifndef SPANK_OCI_USERNS_H
+#define SPANK_OCI_USERNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+struct userns_map {
+	uid_t uid;
+	gid_t gid;
+	unsigned long subuid, subgid; /* the first subordinate ids of the user */
+};
+
+/* The first range of user (by name or uid) in a subuid/subgid file; -1 if none. */
+int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start);
+
+/* Fills m from /etc/subuid and /etc/subgid; false when the user has no range in both. */
+bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m);
+
+/*
+ * Makes such a namespace once (a child unshares it, newuidmap/newgidmap map it) and
+ * gives an fd of it (close-on-exec): every runtime command of a task joins that one.
+ */
+int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err);
+
+/*
+ * In a forked child: joins the namespace (fd) in a mount namespace of its own, as uid and
+ * gid 0 there. -1 on failure (errno set).
+ */
+int userns_child_join(int fd);
+
+/*
+ * Runs fn(arg) in a child that is uid 0 of the namespace (what the runtime created
+ * there, e.g. mount points owned by the subordinate id, can be removed only from
+ * there), and waits for it.
+ */
+int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err);
+
+#endif

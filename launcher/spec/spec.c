@@ -1,0 +1,357 @@
+#include "launcher/spec/spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/strv.h"
+
+#define OCI_VERSION "1.0.2"
+
+bool oci_spec_runtime_needs_root_mapped(const struct oci_conf *conf)
+{
+	/* runc 1.1.5 rootless refuses a config without uid 0 mapped */
+	return strcmp(oci_conf_runtime_name(conf), "runc") == 0;
+}
+
+/* Does path exist inside rootfs, resolving symlinks as the container would? */
+static bool exists_in_root(const char *rootfs, const char *path)
+{
+	cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+	long fd;
+
+	if (root < 0)
+		return false;
+	fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	if (fd >= 0) {
+		close((int)fd);
+		return true;
+	}
+	return false;
+}
+
+static size_t env_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+/* The index of entry's name in env, or -1. */
+static ssize_t env_find(char *const *env, const char *entry)
+{
+	size_t n = env_name_len(entry);
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (strncmp(env[i], entry, n) == 0 && env[i][n] == '=')
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static bool name_listed(char *const *names, const char *entry)
+{
+	size_t n = env_name_len(entry);
+
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+		if (strlen(names[i]) == n && strncmp(names[i], entry, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
+		 char *const *keep, char ***out, oci_error_t *err)
+{
+	cleanup_strv char **env = conf_env_without(task_env, &conf->env_exclude);
+	size_t n = strv_len(env), i;
+	json_t *v;
+
+	if (env == NULL)
+		return oci_error_make(err, ENOMEM, "environment");
+	json_array_foreach(image_env, i, v)
+	{
+		const char *entry = json_string_value(v);
+		ssize_t at;
+		char *copy;
+
+		if (entry == NULL || strchr(entry, '=') == NULL)
+			continue;
+		at = env_find(env, entry);
+		if (at >= 0 && name_listed(keep, entry))
+			continue; /* --container-env: the task's value wins */
+		if (at < 0) {
+			if (strv_push(&env, &n, entry) < 0)
+				return oci_error_make(err, ENOMEM, "environment");
+			continue;
+		}
+		copy = strdup(entry);
+		if (copy == NULL)
+			return oci_error_make(err, ENOMEM, "environment");
+		free(env[at]);
+		env[at] = copy;
+	}
+	*out = steal_pointer(&env);
+	return 0;
+}
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && v != NULL && v[i] != NULL; i++) {
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Options for a bind mount; read-only binds repeat the source's nosuid/nodev/noexec. */
+static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recursive)
+{
+	struct statvfs vfs;
+	json_t *opts = json_pack("[s]", recursive ? "rbind" : "bind");
+
+	if (opts == NULL)
+		return NULL;
+	if (ro) {
+		json_array_append_new(opts, json_string("ro"));
+		if (statvfs(src, &vfs) == 0) {
+			if (vfs.f_flag & ST_NOSUID)
+				json_array_append_new(opts, json_string("nosuid"));
+			if (vfs.f_flag & ST_NODEV)
+				json_array_append_new(opts, json_string("nodev"));
+			if (vfs.f_flag & ST_NOEXEC)
+				json_array_append_new(opts, json_string("noexec"));
+		}
+	}
+	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src,
+			 "options", opts);
+}
+
+/* A read-only root filesystem gets tmpfs where programs expect to write (if there). */
+static void add_writable_places(const char *rootfs, json_t *mounts)
+{
+	static const char *const places[][2] = {
+		{"/tmp", "mode=1777"}, {"/var/tmp", "mode=1777"}, {"/run", "mode=755"}};
+
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		if (!exists_in_root(rootfs, places[i][0]))
+			continue;
+		json_array_append_new(mounts,
+				      json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination",
+						places[i][0], "type", "tmpfs", "source", "tmpfs",
+						"options", "nosuid", "nodev", places[i][1]));
+	}
+}
+
+static bool root_readonly(const struct spec_input *in);
+
+static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *err)
+{
+	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
+	size_t i;
+
+	mounts = json_pack("[o,o,o]", bind_mount("/proc", "/proc", false, true),
+			   bind_mount("/sys", "/sys", true, true),
+			   bind_mount("/dev", "/dev", false, true));
+	if (mounts == NULL)
+		return oci_error_make(err, ENOMEM, "mounts");
+	json_array_foreach(old, i, m)
+	{
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		/* our namespaces share the host's /proc, /sys and /dev: drop the bundle's */
+		if (dst == NULL || mounts_host_owned_destination(dst))
+			continue;
+		json_array_append(mounts, m);
+	}
+	if (in->spool != NULL && in->spool_dest != NULL)
+		json_array_append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false));
+	if (in->task->batch_script != NULL)
+		json_array_append_new(mounts, bind_mount(in->task->batch_script,
+							 in->task->batch_script, true, false));
+	/* an image's read-only root keeps the usual writable places */
+	if ((in->bundle->is_image || in->bundle->squashfs) && root_readonly(in))
+		add_writable_places(in->bundle->rootfs, mounts);
+	/* ContainerMounts, the home directory, --container-mounts: in that order */
+	for (i = 0; in->settings != NULL && i < in->settings->mounts.n; i++) {
+		const struct mount_request *r = &in->settings->mounts.v[i];
+		json_array_append_new(mounts, bind_mount(r->src, r->dst, r->ro, true));
+	}
+	json_object_set_new(spec, "mounts", mounts);
+	return 0;
+}
+
+static json_t *id_mapping(enum spec_identity identity, unsigned id)
+{
+	switch (identity) {
+	case IDENTITY_OWN:
+		return json_pack("[{s:I, s:I, s:i}]", "containerID", (json_int_t)id, "hostID",
+				 (json_int_t)id, "size", 1);
+	case IDENTITY_OWN_SUBIDS:
+		/* counted in the runtime's own namespace: 0 is the user, 1 a subordinate id */
+		return json_pack("[{s:I, s:i, s:i}, {s:i, s:i, s:i}]", "containerID",
+				 (json_int_t)id, "hostID", 0, "size", 1, "containerID", 0, "hostID",
+				 1, "size", 1);
+	default:
+		return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id,
+				 "size", 1);
+	}
+}
+
+static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *err)
+{
+	json_t *linux = json_object_get(spec, "linux");
+	const struct oci_task *t = in->task;
+
+	if (!json_is_object(linux)) {
+		linux = json_object();
+		json_object_set_new(spec, "linux", linux);
+	}
+	/* the container stays in the task's cgroup and under Slurm's limits */
+	json_object_del(linux, "cgroupsPath");
+	json_object_del(linux, "resources");
+	/* these need namespaces or privileges the task does not have */
+	json_object_del(linux, "sysctl");
+	json_object_del(linux, "devices");
+	json_object_del(linux, "maskedPaths");
+	json_object_del(linux, "readonlyPaths");
+	json_object_set_new(linux, "namespaces",
+			    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
+	json_object_set_new(linux, "uidMappings", id_mapping(in->identity, t->uid));
+	json_object_set_new(linux, "gidMappings", id_mapping(in->identity, t->gid));
+	if (json_object_get(linux, "uidMappings") == NULL)
+		return oci_error_make(err, ENOMEM, "linux");
+	return 0;
+}
+
+static void remove_disabled_hooks(const struct oci_conf *conf, json_t *spec)
+{
+	json_t *hooks = json_object_get(spec, "hooks");
+
+	for (size_t i = 0; hooks != NULL && conf->disable_hooks && conf->disable_hooks[i]; i++)
+		json_object_del(hooks, conf->disable_hooks[i]);
+	if (hooks != NULL && json_object_size(hooks) == 0)
+		json_object_del(spec, "hooks");
+}
+
+static json_t *default_spec(void)
+{
+	return json_pack("{s:s, s:{s:[s,s,s], s:[s,s,s], s:[s,s,s]}}", "ociVersion", OCI_VERSION,
+			 "capabilities", "bounding", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE", "effective", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE", "permitted", "CAP_AUDIT_WRITE", "CAP_KILL",
+			 "CAP_NET_BIND_SERVICE");
+}
+
+static int build_process(const struct spec_input *in, json_t *spec, json_t *caps, oci_error_t *err)
+{
+	const struct oci_task *t = in->task;
+	const struct container_settings *set = in->settings;
+	json_t *process = json_object_get(spec, "process"), *user, *args;
+	cleanup_strv char **env = NULL;
+	const char *cwd = "/";
+
+	if (!json_is_object(process)) {
+		process = json_object();
+		json_object_set_new(spec, "process", process);
+	}
+	if (oci_spec_env(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
+			 &env, err) < 0)
+		return -1;
+	if (set != NULL && set->workdir != NULL)
+		cwd = set->workdir; /* --container-workdir */
+	else if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
+		cwd = t->cwd;
+	else if (in->bundle->workdir != NULL)
+		cwd = in->bundle->workdir; /* the image's WorkingDir */
+	user = in->identity == IDENTITY_REMAP_ROOT
+		       ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
+		       : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
+				   (json_int_t)t->gid);
+	args = strv_to_json(t->argv);
+	if (set != NULL && set->entrypoint) {
+		/* --container-entrypoint: the image's Entrypoint, then the task's argv */
+		json_t *with = json_deep_copy(in->bundle->entrypoint ? in->bundle->entrypoint
+								     : json_array());
+		if (with == NULL || args == NULL || json_array_extend(with, args) < 0)
+			return oci_error_make(err, ENOMEM, "process");
+		json_decref(args);
+		args = with;
+	}
+	json_object_set_new(process, "terminal", json_boolean(t->tty));
+	json_object_set_new(process, "user", user);
+	json_object_set_new(process, "args", args);
+	json_object_set_new(process, "env", strv_to_json(env));
+	json_object_set_new(process, "cwd", json_string(cwd));
+	json_object_set_new(process, "noNewPrivileges", json_true());
+	/* the task keeps the limits Slurm gave it */
+	json_object_del(process, "rlimits");
+	json_object_del(process, "consoleSize");
+	if (json_object_get(process, "capabilities") == NULL && caps != NULL)
+		json_object_set(process, "capabilities", caps);
+	if (json_object_get(process, "args") == NULL || json_object_get(process, "env") == NULL)
+		return oci_error_make(err, ENOMEM, "process");
+	return 0;
+}
+
+/*
+ * --container-writable/--container-readonly, else Writable in the configuration, else
+ * the bundle's own root.readonly; an image's root (the user's shared image cache) is
+ * read-only unless asked otherwise.
+ */
+static bool root_readonly(const struct spec_input *in)
+{
+	if (in->settings != NULL && in->settings->writable != OPT_UNSET)
+		return in->settings->writable == OPT_OFF;
+	if (in->bundle->is_image || in->bundle->readonly)
+		return true;
+	return json_is_true(
+		json_object_get(json_object_get(in->bundle->config, "root"), "readonly"));
+}
+
+int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
+{
+	json_t *spec, *defaults = default_spec();
+	int rc;
+
+	if (defaults == NULL)
+		return oci_error_make(err, ENOMEM, "config.json");
+	spec = in->bundle->config ? json_deep_copy(in->bundle->config) : json_object();
+	if (spec == NULL) {
+		json_decref(defaults);
+		return oci_error_make(err, ENOMEM, "config.json");
+	}
+	if (!json_is_string(json_object_get(spec, "ociVersion")))
+		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
+	json_object_set_new(
+		spec, "root",
+		json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly", root_readonly(in)));
+	/* no UTS namespace: the container has the node's hostname */
+	json_object_del(spec, "hostname");
+	json_object_del(spec, "domainname");
+	rc = build_process(in, spec, json_object_get(defaults, "capabilities"), err);
+	if (rc == 0)
+		rc = build_mounts(in, spec, err);
+	if (rc == 0)
+		rc = build_linux(in, spec, err);
+	json_decref(defaults);
+	if (rc < 0) {
+		json_decref(spec);
+		return -1;
+	}
+	remove_disabled_hooks(in->conf, spec);
+	*out = spec;
+	return 0;
+}
