@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/messages.h"
 #include "conf/conf.h"
 #include "launcher/image/cache.h"
 #include "launcher/launch.h"
@@ -18,7 +19,6 @@
 
 extern char **environ;
 
-#define PREFIX "spank-oci: "
 
 static const char usage_main[] =
 	"usage: spank-oci COMMAND [OPTIONS]\n"
@@ -76,7 +76,7 @@ struct cli {
 
 static int fail(const char *what, oci_error_t err)
 {
-	fprintf(stderr, PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "", oci_error_text(err));
+	fprintf(stderr, SPANK_OCI_PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "", oci_error_text(err));
 	return 1;
 }
 
@@ -115,12 +115,12 @@ static int parse_args(int argc, char **argv, struct cli *cli, const char *usage,
 	}
 	cli->argv = argv + optind;
 	if (want_cmd && (cli->bundle == NULL || cli->argv[0] == NULL)) {
-		fprintf(stderr, PREFIX "%s\n",
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n",
 			cli->bundle == NULL ? "--bundle is required" : "no command given");
 		goto bad;
 	}
 	if (!want_cmd && cli->argv[0] != NULL) {
-		fprintf(stderr, PREFIX "unexpected argument '%s'\n", cli->argv[0]);
+		fprintf(stderr, SPANK_OCI_PREFIX "unexpected argument '%s'\n", cli->argv[0]);
 		goto bad;
 	}
 	return 0;
@@ -139,7 +139,7 @@ static void warn_native_oci_conf(void)
 		return;
 	if (access(oci, F_OK) == 0)
 		fprintf(stderr,
-			PREFIX "warning: %s exists: Slurm then handles --container itself and "
+			SPANK_OCI_PREFIX "warning: %s exists: Slurm then handles --container itself and "
 			       "spank-oci never sees it; remove it and keep this configuration "
 			       "elsewhere\n",
 			oci);
@@ -233,7 +233,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
 		return 2;
 	if (run && geteuid() == 0) {
-		fprintf(stderr, PREFIX "run: refusing to run a container as root: containers are "
+		fprintf(stderr, SPANK_OCI_PREFIX "run: refusing to run a container as root: containers are "
 				       "rootless, run it as the job's user\n");
 		return 1;
 	}
@@ -255,7 +255,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 		goto out;
 	}
 	if (l->notice != NULL)
-		fprintf(stderr, PREFIX "%s\n", l->notice);
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", l->notice);
 	if (!run) {
 		cleanup_free char *text = NULL;
 		if (oci_launch_spec(l, &spec, &err) < 0) {
@@ -347,7 +347,7 @@ static int cmd_cache(int argc, char **argv)
 			break;
 		case 'm':
 			if (conf_parse_size(optarg, &max) < 0) {
-				fprintf(stderr, PREFIX "--max-size: not a size: %s\n", optarg);
+				fprintf(stderr, SPANK_OCI_PREFIX "--max-size: not a size: %s\n", optarg);
 				return 2;
 			}
 			have_max = true;
@@ -405,6 +405,6 @@ int main(int argc, char **argv)
 		return cmd_spec_or_run(argc - 1, argv + 1, true);
 	if (strcmp(argv[1], "cache") == 0)
 		return cmd_cache(argc - 1, argv + 1);
-	fprintf(stderr, PREFIX "unknown command '%s'\n\n%s", argv[1], usage_main);
+	fprintf(stderr, SPANK_OCI_PREFIX "unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

@@ -2,6 +2,7 @@
 #ifndef SPANK_OCI_CLEANUP_H
 #define SPANK_OCI_CLEANUP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,12 @@ static inline void cleanup_fclosep(FILE **f)
 		fclose(*f);
 }
 
+static inline void cleanup_closedirp(DIR **d)
+{
+	if (*d != NULL)
+		closedir(*d);
+}
+
 static inline void cleanup_strvp(char ***v)
 {
 	strv_free(*v);
@@ -44,6 +51,7 @@ static inline void cleanup_errorp(oci_error_t *err)
 #define cleanup_free __attribute__((cleanup(cleanup_freep)))
 #define cleanup_close __attribute__((cleanup(cleanup_closep)))
 #define cleanup_fclose __attribute__((cleanup(cleanup_fclosep)))
+#define cleanup_dir __attribute__((cleanup(cleanup_closedirp)))
 #define cleanup_strv __attribute__((cleanup(cleanup_strvp)))
 #define cleanup_error __attribute__((cleanup(cleanup_errorp)))
 
@@ -54,5 +62,14 @@ static inline void cleanup_errorp(oci_error_t *err)
 		*(pp) = NULL;                                                                      \
 		_stolen;                                                                           \
 	})
+
+/* Hands ownership of an fd out of a cleanup_close variable. */
+static inline int steal_fd(int *fd)
+{
+	int stolen = *fd;
+
+	*fd = -1;
+	return stolen;
+}
 
 #endif

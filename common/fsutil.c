@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 
 static int check_component(int fd, const char *path, bool last, oci_error_t *err)
 {
@@ -135,4 +136,9 @@ int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *e
 	if (fs_write_all(fd, data, len) < 0)
 		return oci_error_make(err, errno, "cannot write %s", path);
 	return 0;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
 }

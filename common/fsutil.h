@@ -16,9 +16,12 @@ int fs_mkdir_private(const char *path, oci_error_t *err);
 /* Removes a directory tree without following symlinks; ENOENT is success. */
 int fs_remove_tree(const char *path, oci_error_t *err);
 
-/* Writes data to path (created 0600, O_EXCL after removing any old file). */
 /* Writes all of data to fd (through EINTR and short writes). 0, or -1 with errno. */
 int fs_write_all(int fd, const char *data, size_t len);
+/* Writes data to path (created 0600, O_EXCL after removing any old file). */
 int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *err);
+
+/* "dir/name" (allocated; never NULL). */
+char *path_join(const char *dir, const char *name);
 
 #endif

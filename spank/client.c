@@ -32,7 +32,7 @@ static int container_cb(int val, const char *optarg, int remote)
 	(void)val;
 	(void)remote;
 	if (optarg == NULL || *optarg == '\0') {
-		slurm_error(PLUGIN_PREFIX "--container needs a path");
+		slurm_error(SPANK_OCI_PREFIX "--container needs a path");
 		return -1;
 	}
 	return setenv("SLURM_CONTAINER", optarg, 1);
@@ -135,7 +135,7 @@ static int salloc_command_in_container(void)
 	oci_conf_free(conf);
 	setenv(SALLOC_STEP_MARK, "1", 1);
 	execv("/proc/self/exe", next);
-	slurm_error(PLUGIN_PREFIX "cannot run salloc again: %s", strerror(errno));
+	slurm_error(SPANK_OCI_PREFIX "cannot run salloc again: %s", strerror(errno));
 	return -1;
 fail:
 	oci_conf_free(conf);
@@ -149,7 +149,7 @@ int client_post_opt(spank_t sp)
 	(void)sp;
 	if (context.no_container) {
 		if (given != NULL) {
-			slurm_error(PLUGIN_PREFIX "--container and --no-container exclude each "
+			slurm_error(SPANK_OCI_PREFIX "--container and --no-container exclude each "
 						  "other");
 			return -1;
 		}

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 #include "conf/conf.h"
+#include "common/messages.h"
 #include "conf/options.h"
 
-#define PLUGIN_PREFIX "spank-oci: "
 
 /* Slurm's special step ids (slurm.h), without pulling all of slurm.h in. */
 #ifndef SLURM_EXTERN_CONT

@@ -84,7 +84,7 @@ static int option_cb(int val, const char *optarg, int remote)
 	if (remote)
 		return 0; /* each task reads them with spank_option_getopt */
 	if (oci_options_set(&context.options, (enum option_id)val, optarg, inherited, &err) < 0) {
-		slurm_error(PLUGIN_PREFIX "%s", oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "%s", oci_error_text(err));
 		return -1;
 	}
 	return 0;
@@ -108,14 +108,14 @@ int options_client_check(void)
 	int rc = 0;
 
 	if (oci_options_from_env(&context.options, process_getenv, NULL, &err) < 0) {
-		slurm_error(PLUGIN_PREFIX "%s", oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "%s", oci_error_text(err));
 		return -1;
 	}
 	/* the site policy, where this host has the configuration (nodes check it anyway) */
 	if (oci_conf_load(context.config_path, &conf, &err) < 0)
 		return 0;
 	if (oci_options_check(&context.options, conf, &err) < 0) {
-		slurm_error(PLUGIN_PREFIX "%s", oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "%s", oci_error_text(err));
 		rc = -1;
 	}
 	oci_conf_free(conf);

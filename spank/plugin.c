@@ -25,7 +25,7 @@ static int parse_plugin_args(int ac, char **av)
 				return -1;
 			continue;
 		}
-		slurm_error(PLUGIN_PREFIX "unknown plugin argument '%s' in plugstack.conf (known: "
+		slurm_error(SPANK_OCI_PREFIX "unknown plugin argument '%s' in plugstack.conf (known: "
 					  "config=PATH)",
 			    av[i]);
 		return -1;
@@ -41,7 +41,7 @@ static void load_config(void)
 
 	if (oci_conf_load(context.config_path, &context.conf, &err) < 0) {
 		context.conf_error = strdup(oci_error_text(err));
-		slurm_error(PLUGIN_PREFIX "%s", oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "%s", oci_error_text(err));
 	}
 }
 

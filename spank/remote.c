@@ -31,9 +31,9 @@ __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const stru
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	fprintf(stderr, PLUGIN_PREFIX "%s\n", msg ? msg : "container setup failed");
+	fprintf(stderr, SPANK_OCI_PREFIX "%s\n", msg ? msg : "container setup failed");
 	fflush(stderr);
-	slurm_error(PLUGIN_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
+	slurm_error(SPANK_OCI_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
 		    t->task_id, (unsigned)t->uid, msg ? msg : "container setup failed");
 	_exit(1);
 }
@@ -120,7 +120,7 @@ int remote_task_init(spank_t sp)
 	if (oci_launch_new(context.conf, &task, bundle, &l, &err) < 0)
 		task_fail(&task, "%s", oci_error_text(err));
 	if (l->notice != NULL && task.task_id == 0) {
-		fprintf(stderr, PLUGIN_PREFIX "%s\n", l->notice); /* once per step */
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", l->notice); /* once per step */
 		fflush(stderr);
 	}
 	if (oci_launch_prepare(l, &err) < 0) {
@@ -177,10 +177,10 @@ static void kill_step_leftovers(uint32_t job_id, uint32_t step_id)
 		return;
 	n = cgroup2_kill_tree(user_dir, &err);
 	if (n > 0)
-		slurm_info(PLUGIN_PREFIX "job %u step %s: killed %d container processes left in %s",
+		slurm_info(SPANK_OCI_PREFIX "job %u step %s: killed %d container processes left in %s",
 			   job_id, step, n, user_dir);
 	else if (n < 0)
-		slurm_error(PLUGIN_PREFIX "job %u step %s: %s", job_id, step, oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "job %u step %s: %s", job_id, step, oci_error_text(err));
 }
 
 int remote_exit(spank_t sp)
@@ -212,7 +212,7 @@ int remote_exit(spank_t sp)
 
 	pid = fork();
 	if (pid < 0) {
-		slurm_error(PLUGIN_PREFIX "cleanup: fork: %s", strerror(errno));
+		slurm_error(SPANK_OCI_PREFIX "cleanup: fork: %s", strerror(errno));
 		return 0;
 	}
 	if (pid == 0) {
