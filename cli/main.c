@@ -19,7 +19,6 @@
 
 extern char **environ;
 
-
 static const char usage_main[] =
 	"usage: spank-oci COMMAND [OPTIONS]\n"
 	"\n"
@@ -76,7 +75,8 @@ struct cli {
 
 static int fail(const char *what, oci_error_t err)
 {
-	fprintf(stderr, SPANK_OCI_PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "", oci_error_text(err));
+	fprintf(stderr, SPANK_OCI_PREFIX "%s%s%s\n", what ? what : "", what ? ": " : "",
+		oci_error_text(err));
 	return 1;
 }
 
@@ -139,9 +139,10 @@ static void warn_native_oci_conf(void)
 		return;
 	if (access(oci, F_OK) == 0)
 		fprintf(stderr,
-			SPANK_OCI_PREFIX "warning: %s exists: Slurm then handles --container itself and "
-			       "spank-oci never sees it; remove it and keep this configuration "
-			       "elsewhere\n",
+			SPANK_OCI_PREFIX
+			"warning: %s exists: Slurm then handles --container itself and "
+			"spank-oci never sees it; remove it and keep this configuration "
+			"elsewhere\n",
 			oci);
 }
 
@@ -233,8 +234,9 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
 		return 2;
 	if (run && geteuid() == 0) {
-		fprintf(stderr, SPANK_OCI_PREFIX "run: refusing to run a container as root: containers are "
-				       "rootless, run it as the job's user\n");
+		fprintf(stderr,
+			SPANK_OCI_PREFIX "run: refusing to run a container as root: containers are "
+					 "rootless, run it as the job's user\n");
 		return 1;
 	}
 	oci_options_init(&options);
@@ -347,7 +349,8 @@ static int cmd_cache(int argc, char **argv)
 			break;
 		case 'm':
 			if (conf_parse_size(optarg, &max) < 0) {
-				fprintf(stderr, SPANK_OCI_PREFIX "--max-size: not a size: %s\n", optarg);
+				fprintf(stderr, SPANK_OCI_PREFIX "--max-size: not a size: %s\n",
+					optarg);
 				return 2;
 			}
 			have_max = true;

@@ -150,7 +150,7 @@ int client_post_opt(spank_t sp)
 	if (context.no_container) {
 		if (given != NULL) {
 			slurm_error(SPANK_OCI_PREFIX "--container and --no-container exclude each "
-						  "other");
+						     "other");
 			return -1;
 		}
 		return 0; /* the inherited container stays unset for this command */

@@ -9,7 +9,6 @@
 #include "common/messages.h"
 #include "conf/options.h"
 
-
 /* Slurm's special step ids (slurm.h), without pulling all of slurm.h in. */
 #ifndef SLURM_EXTERN_CONT
 #define SLURM_EXTERN_CONT 0xfffffffcU

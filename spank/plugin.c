@@ -25,8 +25,9 @@ static int parse_plugin_args(int ac, char **av)
 				return -1;
 			continue;
 		}
-		slurm_error(SPANK_OCI_PREFIX "unknown plugin argument '%s' in plugstack.conf (known: "
-					  "config=PATH)",
+		slurm_error(SPANK_OCI_PREFIX
+			    "unknown plugin argument '%s' in plugstack.conf (known: "
+			    "config=PATH)",
 			    av[i]);
 		return -1;
 	}

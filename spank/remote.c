@@ -177,10 +177,12 @@ static void kill_step_leftovers(uint32_t job_id, uint32_t step_id)
 		return;
 	n = cgroup2_kill_tree(user_dir, &err);
 	if (n > 0)
-		slurm_info(SPANK_OCI_PREFIX "job %u step %s: killed %d container processes left in %s",
+		slurm_info(SPANK_OCI_PREFIX
+			   "job %u step %s: killed %d container processes left in %s",
 			   job_id, step, n, user_dir);
 	else if (n < 0)
-		slurm_error(SPANK_OCI_PREFIX "job %u step %s: %s", job_id, step, oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "job %u step %s: %s", job_id, step,
+			    oci_error_text(err));
 }
 
 int remote_exit(spank_t sp)

@@ -55,14 +55,6 @@ static void remove_stale_unpacks(const char *cache_dir, const char *hex)
 		closedir(d);
 }
 
-static int steal_fd(int *fd)
-{
-	int stolen = *fd;
-
-	*fd = -1;
-	return stolen;
-}
-
 /* Where an image came from, for `spank-oci cache list`. */
 static int write_source(const char *tmp, const char *ref, oci_error_t *err)
 {
