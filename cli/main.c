@@ -13,9 +13,12 @@
 #include "common/cleanup.h"
 #include "common/messages.h"
 #include "conf/conf.h"
+#include "conf/options.h"
 #include "launcher/image/cache.h"
 #include "launcher/launch.h"
-#include "launcher/runtime/runtime.h"
+#include "launcher/supervise.h"
+#include "launcher/task.h"
+#include "common/proc.h"
 
 extern char **environ;
 
@@ -164,7 +167,7 @@ static int cmd_check(int argc, char **argv)
 		cleanup_error oci_error_t rerr = NULL;
 
 		if (commands[i] != NULL &&
-		    runtime_resolve(commands[i][0], environ, &path, &rerr) < 0)
+		    proc_find_program(commands[i][0], environ, &path, &rerr) < 0)
 			rc = fail(cli.config, rerr);
 	}
 	warn_native_oci_conf();
@@ -204,11 +207,8 @@ static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdl
 	}
 	if (getcwd(cwd, cwdlen) != NULL)
 		t->cwd = cwd;
-	if (gethostname(node, nodelen) == 0) {
-		node[nodelen - 1] = '\0';
-		node[strcspn(node, ".")] = '\0';
-		t->node = node;
-	}
+	task_node_name(node, nodelen);
+	t->node = node;
 	return 0;
 }
 
@@ -218,79 +218,70 @@ static const char *env_getter(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/* Prints the config.json the task would get. */
+static int print_spec(const struct oci_conf *conf, const struct oci_task *task, const char *bundle,
+		      oci_error_t *err)
+{
+	struct launch *l = NULL;
+	cleanup_free char *text = NULL;
+	json_t *spec = NULL;
+
+	if (launch_new(conf, task, bundle, &l, err) < 0)
+		return -1;
+	if (launch_notice(l) != NULL)
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", launch_notice(l));
+	if (launch_spec(l, &spec, err) == 0)
+		text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(spec);
+	launch_free(l);
+	if (text == NULL)
+		return -1;
+	puts(text);
+	return 0;
+}
+
 static int cmd_spec_or_run(int argc, char **argv, bool run)
 {
 	struct oci_options options;
 	struct cli cli = {0};
 	struct oci_conf *conf = NULL;
-	struct oci_launch *l = NULL;
 	cleanup_error oci_error_t err = NULL;
-	struct oci_task task;
+	struct oci_task task = {0};
 	char cwd[PATH_MAX], node[256];
-	json_t *spec = NULL;
-	int wstatus, rc = 1;
-	struct oci_timing_mark start;
+	int wstatus = 1 << 8, rc = 1;
+	bool ran = false;
+	struct timing_mark start;
 
 	if (parse_args(argc, argv, &cli, run ? usage_run : usage_spec, true) < 0)
 		return 2;
 	if (run && geteuid() == 0) {
 		fprintf(stderr,
-			SPANK_OCI_PREFIX "run: refusing to run a container as root: containers are "
-					 "rootless, run it as the job's user\n");
+			SPANK_OCI_PREFIX "run: refusing to run a container as root: "
+					 "containers are rootless, run it as the job's user\n");
 		return 1;
 	}
 	oci_options_init(&options);
-	task = (struct oci_task){0};
 	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||
-	    oci_options_from_env(&options, env_getter, NULL, &err) < 0) {
+	    oci_options_from_env(&options, env_getter, NULL, &err) < 0 ||
+	    oci_conf_load(cli.config, &conf, &err) < 0) {
 		fail(NULL, err);
 		goto out;
 	}
 	task.options = &options;
-	if (oci_conf_load(cli.config, &conf, &err) < 0) {
-		fail(NULL, err);
-		goto out;
-	}
-	oci_timing_mark(&start); /* as in a task: the configuration is the step's */
-	if (oci_launch_new(conf, &task, cli.bundle, &l, &err) < 0) {
-		fail(NULL, err);
-		goto out;
-	}
-	if (l->notice != NULL)
-		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", l->notice);
+	timing_mark(&start); /* as in a task: the configuration is the step's */
 	if (!run) {
-		cleanup_free char *text = NULL;
-		if (oci_launch_spec(l, &spec, &err) < 0) {
+		rc = print_spec(conf, &task, cli.bundle, &err) < 0 ? fail(NULL, err) : 0;
+	} else {
+		ran = true;
+		if (launch_task(conf, &task, cli.bundle, &start, &wstatus, &err) < 0)
 			fail(NULL, err);
-			goto out;
-		}
-		text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (text != NULL)
-			puts(text);
-		rc = text ? 0 : 1;
-		goto out;
 	}
-	if (oci_launch_prepare(l, &err) < 0) {
-		fail("cannot set up the container", err);
-		oci_launch_cleanup(l);
-		goto out;
-	}
-	if (oci_launch_run(l, &wstatus, &err) < 0)
-		fail(NULL, err);
-	oci_launch_cleanup(l);
-	if (oci_timing_wanted(environ))
-		oci_launch_report_timing(l, &start);
-	oci_launch_free(l);
-	oci_conf_free(conf);
-	oci_options_release(&options);
-	free(task.gids);
-	oci_exit_like(wstatus);
 out:
-	json_decref(spec);
-	oci_launch_free(l);
 	oci_conf_free(conf);
 	oci_options_release(&options);
 	free(task.gids);
+	if (ran)
+		supervise_exit_like(wstatus);
 	return rc;
 }
 
@@ -368,8 +359,7 @@ static int cmd_cache(int argc, char **argv)
 		fputs(usage_cache, stderr);
 		return 2;
 	}
-	if (gethostname(node, sizeof(node)) == 0)
-		node[strcspn(node, ".")] = '\0';
+	task_node_name(node, sizeof(node));
 	vars.node = node;
 	if (oci_conf_load(config, &conf, &err) < 0)
 		return fail(NULL, err);

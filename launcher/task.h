@@ -3,6 +3,7 @@
 #define SPANK_OCI_TASK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,5 +25,8 @@ struct oci_task {
 	const char *batch_script;	   /* host path bound read-only at the same path, or NULL */
 	const struct oci_options *options; /* the user's container options, or NULL */
 };
+
+/* This node's short host name (up to the first dot), for %n outside Slurm's own name. */
+void task_node_name(char *buf, size_t len);
 
 #endif

@@ -17,6 +17,8 @@
 #include "common/cleanup.h"
 #include "launcher/runtime/cgroup.h"
 #include "launcher/launch.h"
+#include "launcher/supervise.h"
+#include "launcher/task.h"
 #include "common/proc.h"
 #include "spank/context.h"
 
@@ -58,14 +60,12 @@ static bool step_container(spank_t sp, char *buf, size_t len)
 	return spank_getenv(sp, "SLURM_CONTAINER", buf, (int)len) == ESPANK_SUCCESS && buf[0];
 }
 
+/* The node's name as Slurm knows it (SLURMD_NODENAME), else the short host name. */
 static void node_name(spank_t sp, char *buf, size_t len)
 {
 	if (spank_getenv(sp, "SLURMD_NODENAME", buf, (int)len) == ESPANK_SUCCESS && buf[0])
 		return;
-	if (gethostname(buf, len) < 0)
-		snprintf(buf, len, "localhost");
-	buf[len - 1] = '\0';
-	buf[strcspn(buf, ".")] = '\0';
+	task_node_name(buf, len);
 }
 
 int remote_task_init(spank_t sp)
@@ -73,18 +73,17 @@ int remote_task_init(spank_t sp)
 	char bundle[PATH_MAX], cwd[PATH_MAX], node[256];
 	struct oci_task task = {0};
 	struct oci_options options;
-	struct oci_launch *l = NULL;
 	cleanup_error oci_error_t err = NULL;
 	struct passwd *pw;
 	char **argv = NULL, **env = NULL;
 	int argc = 0, wstatus, ngids = 0;
 	uint32_t gtid = 0;
-	struct oci_timing_mark start;
+	struct timing_mark start;
 
-	oci_timing_mark(&start);
+	timing_mark(&start);
 	if (!step_container(sp, bundle, sizeof(bundle)))
 		return 0;
-	oci_close_exec_fds();
+	proc_close_exec_fds();
 	spank_get_item(sp, S_JOB_UID, &task.uid);
 	spank_get_item(sp, S_JOB_GID, &task.gid);
 	spank_get_item(sp, S_JOB_ID, &task.job_id);
@@ -117,25 +116,9 @@ int remote_task_init(spank_t sp)
 	if (task.step_id == SLURM_BATCH_SCRIPT)
 		task.batch_script = argv[0];
 
-	if (oci_launch_new(context.conf, &task, bundle, &l, &err) < 0)
+	if (launch_task(context.conf, &task, bundle, &start, &wstatus, &err) < 0)
 		task_fail(&task, "%s", oci_error_text(err));
-	if (l->notice != NULL && task.task_id == 0) {
-		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", l->notice); /* once per step */
-		fflush(stderr);
-	}
-	if (oci_launch_prepare(l, &err) < 0) {
-		oci_launch_cleanup(l);
-		task_fail(&task, "cannot set up the container: %s", oci_error_text(err));
-	}
-	if (oci_launch_run(l, &wstatus, &err) < 0) {
-		oci_launch_cleanup(l);
-		task_fail(&task, "%s", oci_error_text(err));
-	}
-	oci_launch_cleanup(l);
-	if (oci_timing_wanted(env))
-		oci_launch_report_timing(l, &start);
-	oci_launch_free(l);
-	oci_exit_like(wstatus);
+	supervise_exit_like(wstatus);
 }
 
 /* Becomes the job's user for good (in a child of slurmstepd). */
@@ -218,13 +201,12 @@ int remote_exit(spank_t sp)
 		return 0;
 	}
 	if (pid == 0) {
-		char *env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			       home, user, NULL};
+		char *env[] = {"PATH=" SPANK_OCI_SYSTEM_PATH, home, user, NULL};
 		if (become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
 			_exit(1);
-		oci_launch_sweep(context.conf, &vars, env);
+		launch_sweep(context.conf, &vars, env);
 		_exit(0);
 	}
-	reap_wait(pid, NULL);
+	proc_wait(pid, NULL);
 	return 0;
 }

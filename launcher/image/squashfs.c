@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "launcher/runtime/runtime.h"
+#include "common/proc.h"
+#include "common/strv.h"
 
 #define SQUASHFS_MAGIC "hsqs" /* 0x73717368, little endian */
 
@@ -40,19 +41,19 @@ static bool is_mountpoint(const char *path)
 /* Runs a helper program (no shell), its output kept for the error message. */
 static int run_helper(const char *const *argv, char *const *env, oci_error_t *err)
 {
-	struct runtime_cmd cmd;
+	struct proc_cmd cmd;
 	int wstatus, rc = 0;
 
-	if (runtime_cmd_init_argv(&cmd, argv, env, RUNTIME_IO_CAPTURE, err) < 0)
+	if (proc_cmd_init(&cmd, strv_dup((char *const *)argv), env, PROC_IO_CAPTURE, err) < 0)
 		return -1;
-	if (runtime_run_sync(&cmd, &wstatus, err) < 0) {
+	if (proc_cmd_run(&cmd, &wstatus, err) < 0) {
 		rc = -1;
 	} else if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
 		const char *out = cmd.output && *cmd.output ? cmd.output : "no output";
 		rc = oci_error_make(err, 0, "%s failed: %.*s", argv[0], (int)strcspn(out, "\n"),
 				    out);
 	}
-	runtime_cmd_release(&cmd);
+	proc_cmd_release(&cmd);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 
 /* mountinfo writes space, tab, newline and backslash as \ooo. */
 static void unescape_octal(char *s)
@@ -211,12 +212,34 @@ char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned 
 	return dir;
 }
 
-int cgroup2_enter_fd(int dirfd)
+void cgroup2_container_make(const char *name, struct cgroup2_container *c)
 {
-	int fd = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	int rc = fd >= 0 && write(fd, "0", 1) == 1 ? 0 : -1;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *task_dir = NULL, *path = NULL;
 
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	*c = (struct cgroup2_container){.fd = -1};
+	if (cgroup2_self_dir(&task_dir, &err) < 0)
+		return;
+	path = xasprintf("%s/%s", task_dir, name);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return;
+	c->fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->fd >= 0)
+		c->path = steal_pointer(&path);
+	else
+		rmdir(path);
+}
+
+void cgroup2_container_remove(struct cgroup2_container *c)
+{
+	cleanup_error oci_error_t err = NULL;
+
+	if (c->path != NULL) {
+		cgroup2_kill_tree(c->path, &err);
+		cgroup2_remove_tree(c->path);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	*c = (struct cgroup2_container){.fd = -1};
 }

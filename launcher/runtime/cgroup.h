@@ -19,11 +19,7 @@ int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err);
 /* mount + the calling process's cgroup2 path: the task's cgroup directory. */
 int cgroup2_self_dir(char **dir, oci_error_t *err);
 
-/* Moves the calling process into the cgroup directory fd (O_PATH is enough). */
-int cgroup2_enter_fd(int dirfd);
-
 /* Creates dir/name (0755) and moves the calling process into it. */
-
 int cgroup2_enter_child(const char *dir, const char *name, char **child, oci_error_t *err);
 
 /*
@@ -43,5 +39,19 @@ void cgroup2_remove_tree(const char *dir);
  */
 char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned job,
 			     const char *step);
+
+/*
+ * CgroupPerContainer: a child of the calling task's cgroup for one container, where the
+ * user may create one (Slurm's cgroup/v2 gives task_<n> to the user); fd -1 where not
+ * (the container then stays in the task's cgroup, as by default). Removal kills what is
+ * left in it first.
+ */
+struct cgroup2_container {
+	char *path;
+	int fd; /* O_PATH, for proc_cmd.cgroup_fd and proc_enter_cgroup; or -1 */
+};
+
+void cgroup2_container_make(const char *name, struct cgroup2_container *c);
+void cgroup2_container_remove(struct cgroup2_container *c);
 
 #endif

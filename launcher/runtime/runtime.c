@@ -1,233 +1,178 @@
 #include "launcher/runtime/runtime.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/strv.h"
-#include "launcher/runtime/cgroup.h"
-#include "common/proc.h"
+#include "common/xalloc.h"
 
-#define SYSTEM_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static int search_dirs(const char *dirs, const char *name, char **path)
+void runtime_init(struct runtime *rt, const struct oci_conf *conf, const struct pattern_vars *vars,
+		  const char *bundle, char *const *env, struct userns *userns, uint64_t *waited_ns)
 {
-	cleanup_free char *copy = strdup(dirs);
-	char *save = NULL;
-
-	if (copy == NULL)
-		return -1;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *candidate = NULL;
-		if (*d != '/' || asprintf(&candidate, "%s/%s", d, name) < 0)
-			continue;
-		if (access(candidate, X_OK) == 0) {
-			*path = candidate;
-			return 0;
-		}
-		free(candidate);
-	}
-	return -1;
+	*rt = (struct runtime){
+		.conf = conf,
+		.vars = *vars,
+		.env = env,
+		.log_path = xasprintf("%s/runtime.log", bundle),
+		.userns = userns,
+		.cgroup_fd = -1,
+		.waited_ns = waited_ns,
+	};
+	rt->vars.bundle = bundle;
 }
 
-int runtime_resolve(const char *name, char *const *env, char **path, oci_error_t *err)
+void runtime_release(struct runtime *rt)
 {
-	const char *env_path = strv_env_get(env, "PATH");
-
-	if (strchr(name, '/') != NULL) {
-		if (access(name, X_OK) < 0)
-			return oci_error_make(err, errno, "runtime %s", name);
-		*path = strdup(name);
-		return *path ? 0 : oci_error_make(err, ENOMEM, "runtime %s", name);
-	}
-	if (env_path != NULL && search_dirs(env_path, name, path) == 0)
-		return 0;
-	if (search_dirs(SYSTEM_PATH, name, path) == 0)
-		return 0;
-	return oci_error_make(err, 0, "runtime %s: not found in PATH or %s", name, SYSTEM_PATH);
+	free(rt->log_path);
+	rt->log_path = NULL;
 }
 
-static int resolve_program(struct runtime_cmd *cmd, oci_error_t *err)
+/* The command for a template, in the runtime's user namespace if it has one. */
+static int cmd_init(struct runtime *rt, char **words, enum proc_io io, struct proc_cmd *cmd,
+		    oci_error_t *err)
 {
-	char *resolved = NULL;
+	char **argv = NULL;
 
-	if (runtime_resolve(cmd->argv[0], cmd->env, &resolved, err) < 0) {
-		runtime_cmd_release(cmd);
+	if (pattern_expand_argv(words, &rt->vars, &argv, err) < 0 ||
+	    proc_cmd_init(cmd, argv, rt->env, io, err) < 0)
 		return -1;
+	if (rt->userns != NULL && userns_fd(rt->userns, &cmd->userns_fd, err) < 0) {
+		proc_cmd_release(cmd);
+		return oci_error_wrap(err, "%s's user namespace", oci_conf_runtime_name(rt->conf));
 	}
-	free(cmd->argv[0]);
-	cmd->argv[0] = resolved;
+	if (io == PROC_IO_INHERIT)
+		cmd->cgroup_fd = rt->cgroup_fd;
 	return 0;
 }
 
-int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
-		     char *const *env, enum runtime_io io, oci_error_t *err)
+static void add_waited(struct runtime *rt, uint64_t ns)
 {
-	*cmd = (struct runtime_cmd){.env = env,
-				    .io = io,
-				    .capture_fd = -1,
-				    .cgroup_fd = -1,
-				    .stdin_fd = -1,
-				    .userns_fd = -1};
-	if (pattern_expand_argv(words, v, &cmd->argv, err) < 0)
-		return -1;
-	return resolve_program(cmd, err);
+	if (rt->waited_ns != NULL)
+		*rt->waited_ns += ns;
 }
 
-int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
-			  enum runtime_io io, oci_error_t *err)
+/* The last error the runtime logged (JSON lines, as runc --log-format json and crun write). */
+static char *log_error(const char *log_path)
 {
-	*cmd = (struct runtime_cmd){.env = env,
-				    .io = io,
-				    .capture_fd = -1,
-				    .cgroup_fd = -1,
-				    .stdin_fd = -1,
-				    .userns_fd = -1};
-	cmd->argv = strv_dup((char *const *)argv);
-	if (cmd->argv == NULL)
-		return oci_error_make(err, ENOMEM, "%s", argv[0]);
-	return resolve_program(cmd, err);
-}
+	cleanup_fclose FILE *f = fopen(log_path, "re");
+	cleanup_free char *line = NULL;
+	char *last = NULL;
+	size_t cap = 0;
 
-void runtime_cmd_release(struct runtime_cmd *cmd)
-{
-	strv_free(cmd->argv);
-	free(cmd->output);
-	if (cmd->capture_fd >= 0)
-		close(cmd->capture_fd);
-	*cmd = (struct runtime_cmd){
-		.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1};
-}
+	while (f != NULL && getline(&line, &cap, f) >= 0) {
+		json_t *entry = json_loads(line, 0, NULL);
+		const char *level = json_string_value(json_object_get(entry, "level"));
+		const char *msg = json_string_value(json_object_get(entry, "msg"));
 
-/* The child of spawn_forked: stdio, cgroup, user namespace, then the runtime. */
-__attribute__((noreturn)) static void forked_child(struct runtime_cmd *cmd)
-{
-	sigset_t none;
-
-	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		int in = cmd->stdin_fd >= 0 ? cmd->stdin_fd
-					    : open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (in < 0 || dup2(in, 0) < 0 || dup2(cmd->capture_fd, 1) < 0 ||
-		    dup2(cmd->capture_fd, 2) < 0)
-			_exit(127);
-	}
-	if (cmd->cgroup_fd >= 0) {
-		if (cgroup2_enter_fd(cmd->cgroup_fd) < 0) {
-			fprintf(stderr, "spank-oci: cannot enter the container's cgroup: %s\n",
-				strerror(errno));
-			_exit(127);
+		if (level != NULL && msg != NULL &&
+		    (strcmp(level, "error") == 0 || strcmp(level, "fatal") == 0)) {
+			free(last);
+			last = xstrdup(msg);
 		}
+		json_decref(entry);
 	}
-	if (cmd->userns_fd >= 0 && userns_child_join(cmd->userns_fd) < 0) {
-		fprintf(stderr, "spank-oci: cannot enter a user namespace: %s\n", strerror(errno));
-		_exit(127);
-	}
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(cmd->argv[0], cmd->argv, cmd->env);
-	fprintf(stderr, "spank-oci: cannot run %s: %s\n", cmd->argv[0], strerror(errno));
-	_exit(127);
+	return last;
 }
 
-/*
- * fork, join the cgroup and/or the task's user namespace, exec: the runtime (and so the
- * container) starts there while the supervisor stays where it is.
- */
-static int spawn_forked(pid_t *pid, struct runtime_cmd *cmd, oci_error_t *err)
+static int command_failed(struct runtime *rt, const char *op, const struct proc_cmd *cmd,
+			  int wstatus, oci_error_t *err)
 {
-	*pid = fork();
-	if (*pid < 0)
-		return oci_error_make(err, errno, "fork");
-	if (*pid == 0)
-		forked_child(cmd);
-	return 0;
+	cleanup_free char *logged = log_error(rt->log_path);
+	const char *name = oci_conf_runtime_name(rt->conf);
+	const char *detail = logged ? logged : (cmd->output && *cmd->output ? cmd->output : NULL);
+
+	if (detail != NULL) {
+		cleanup_free char *first_line = xstrndup(detail, strcspn(detail, "\n"));
+		return oci_error_make(err, 0, "%s %s failed: %s", name, op, first_line);
+	}
+	if (WIFSIGNALED(wstatus))
+		return oci_error_make(err, 0, "%s %s was killed by signal %d", name, op,
+				      WTERMSIG(wstatus));
+	return oci_error_make(err, 0, "%s %s failed with exit status %d", name, op,
+			      WEXITSTATUS(wstatus));
 }
 
-int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err)
+/* Runs a template to its end; *out gets what it said (PROC_IO_CAPTURE) if out is set. */
+static int command(struct runtime *rt, const char *op, char **words, enum proc_io io, int stdin_fd,
+		   char **out, oci_error_t *err)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
+	struct proc_cmd cmd;
+	int wstatus, rc;
+
+	if (cmd_init(rt, words, io, &cmd, err) < 0)
+		return -1;
+	cmd.stdin_fd = stdin_fd;
+	rc = proc_cmd_run(&cmd, &wstatus, err);
+	if (rc == 0) {
+		add_waited(rt, cmd.waited_ns);
+		if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+			rc = command_failed(rt, op, &cmd, wstatus, err);
+	}
+	if (rc == 0 && out != NULL)
+		*out = steal_pointer(&cmd.output);
+	proc_cmd_release(&cmd);
+	return rc;
+}
+
+int runtime_command(struct runtime *rt, const char *op, char **words, enum proc_io io, int stdin_fd,
+		    oci_error_t *err)
+{
+	return command(rt, op, words, io, stdin_fd, NULL, err);
+}
+
+int runtime_state_pid(struct runtime *rt, pid_t *pid, oci_error_t *err)
+{
+	cleanup_free char *output = NULL;
+	json_t *state;
 	int rc;
 
-	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		/* a memfd: captured output never touches the file system */
-		if (cmd->capture_fd >= 0)
-			close(cmd->capture_fd);
-		cmd->capture_fd = memfd_create("spank-oci-runtime-output", MFD_CLOEXEC);
-		if (cmd->capture_fd < 0)
-			return oci_error_make(err, errno, "memfd_create");
-	}
-	if (cmd->cgroup_fd >= 0 || cmd->userns_fd >= 0)
-		return spawn_forked(pid, cmd, err);
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_init(&fa);
-	if (cmd->io == RUNTIME_IO_CAPTURE) {
-		if (cmd->stdin_fd >= 0)
-			posix_spawn_file_actions_adddup2(&fa, cmd->stdin_fd, 0);
-		else
-			posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, cmd->capture_fd, 2);
-	}
-	rc = posix_spawn(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (rc != 0)
-		return oci_error_make(err, rc, "cannot run %s", cmd->argv[0]);
-	return 0;
-}
-
-void runtime_collect_output(struct runtime_cmd *cmd)
-{
-	struct stat st;
-
-	if (cmd->capture_fd < 0 || fstat(cmd->capture_fd, &st) < 0)
-		return;
-	free(cmd->output);
-	cmd->output = calloc(1, (size_t)st.st_size + 1);
-	if (cmd->output != NULL && pread(cmd->capture_fd, cmd->output, (size_t)st.st_size, 0) < 0)
-		cmd->output[0] = '\0';
-	close(cmd->capture_fd);
-	cmd->capture_fd = -1;
-}
-
-uint64_t runtime_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int runtime_run_sync(struct runtime_cmd *cmd, int *wstatus, oci_error_t *err)
-{
-	uint64_t started;
-	pid_t pid;
-
-	if (runtime_spawn(cmd, &pid, err) < 0)
+	if (command(rt, "state", rt->conf->runtime_query, PROC_IO_CAPTURE, -1, &output, err) < 0)
 		return -1;
-	started = runtime_now_ns();
-	if (reap_wait(pid, wstatus) < 0)
-		return oci_error_make(err, errno, "waiting for %s", cmd->argv[0]);
-	cmd->waited_ns = runtime_now_ns() - started;
-	runtime_collect_output(cmd);
-	return 0;
+	state = json_loads(output ? output : "", 0, NULL);
+	*pid = (pid_t)json_integer_value(json_object_get(state, "pid"));
+	rc = *pid > 0 ? 0
+		      : oci_error_make(err, 0, "%s state gave no pid: %s",
+				       oci_conf_runtime_name(rt->conf), output ? output : "");
+	json_decref(state);
+	return rc;
+}
+
+/* Runs a configured command, ignoring how it goes. */
+static void quietly(struct runtime *rt, char **words)
+{
+	cleanup_error oci_error_t err = NULL;
+
+	if (words != NULL)
+		command(rt, "", words, PROC_IO_CAPTURE, -1, NULL, &err);
+}
+
+void runtime_kill_delete(struct runtime *rt)
+{
+	quietly(rt, rt->conf->runtime_kill);
+	quietly(rt, rt->conf->runtime_delete);
+}
+
+int runtime_spawn_run(struct runtime *rt, pid_t *pid, oci_error_t *err)
+{
+	struct proc_cmd cmd;
+	int rc;
+
+	if (cmd_init(rt, rt->conf->runtime_run, PROC_IO_INHERIT, &cmd, err) < 0)
+		return -1;
+	rc = proc_cmd_spawn(&cmd, pid, err);
+	proc_cmd_release(&cmd);
+	return rc;
+}
+
+int runtime_run_error(struct runtime *rt, oci_error_t *err)
+{
+	cleanup_free char *logged = log_error(rt->log_path);
+
+	if (logged == NULL)
+		return 0;
+	return oci_error_make(err, 0, "%s: %s", oci_conf_runtime_name(rt->conf), logged);
 }

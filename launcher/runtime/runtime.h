@@ -1,50 +1,62 @@
-/* Running the configured OCI runtime commands: no shell, patterns expanded into argv. */
+/*
+ * The configured OCI runtime's commands for one container (RunTimeRun, RunTimeCreate,
+ * RunTimeStart, RunTimeQuery, RunTimeKill, RunTimeDelete): each template expanded into
+ * argv words (no shell), run as the job's user (as uid 0 of the runtime's own user
+ * namespace where the identity needs one), and a failure told with the runtime's own
+ * last error line.
+ */
 #ifndef SPANK_OCI_RUNTIME_H
 #define SPANK_OCI_RUNTIME_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/proc.h"
+#include "conf/conf.h"
 #include "conf/pattern.h"
 #include "launcher/runtime/userns.h"
 
-/* Finds an executable: absolute as is, else in PATH from env, then the system dirs. */
-int runtime_resolve(const char *name, char *const *env, char **path, oci_error_t *err);
-
-enum runtime_io {
-	RUNTIME_IO_INHERIT, /* the task's own stdio (the container's) */
-	RUNTIME_IO_CAPTURE  /* stdin /dev/null; stdout and stderr kept for failure reports */
+struct runtime {
+	const struct oci_conf *conf;
+	struct pattern_vars vars; /* what the templates' patterns expand to (%b: bundle) */
+	char *const *env;	  /* the runtime's environment */
+	char *log_path;		  /* <bundle>/runtime.log, where the templates should log */
+	struct userns *userns;	  /* the namespace commands run in, or NULL: as the user */
+	int cgroup_fd;		  /* where the container starts (run, create), or -1 */
+	uint64_t *waited_ns;	  /* time spent in runtime commands is added here, or NULL */
 };
 
-struct runtime_cmd {
-	char **argv; /* argv[0] resolved */
-	char *const *env;
-	enum runtime_io io;
-	char *output;	    /* captured stdout+stderr (RUNTIME_IO_CAPTURE), NUL-terminated */
-	int capture_fd;	    /* memfd behind output while the command runs, or -1 */
-	int cgroup_fd;	    /* a cgroup directory the command starts in, or -1 */
-	int stdin_fd;	    /* RUNTIME_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
-	int userns_fd;	    /* run as uid 0 of this user namespace (userns_make), or -1 */
-	uint64_t waited_ns; /* runtime_run_sync: from its start to its end (SPANK_OCI_TIMING) */
-};
+/*
+ * rt for the container whose bundle is `bundle` (%b); the other patterns come from vars.
+ * Nothing is borrowed from vars but the strings it points to.
+ */
+void runtime_init(struct runtime *rt, const struct oci_conf *conf, const struct pattern_vars *vars,
+		  const char *bundle, char *const *env, struct userns *userns, uint64_t *waited_ns);
+void runtime_release(struct runtime *rt);
 
-/* Expands a configured command template and resolves its program. */
-int runtime_cmd_init(struct runtime_cmd *cmd, char *const *words, const struct pattern_vars *v,
-		     char *const *env, enum runtime_io io, oci_error_t *err);
-/* A command given word by word (no patterns), its program resolved. */
-int runtime_cmd_init_argv(struct runtime_cmd *cmd, const char *const *argv, char *const *env,
-			  enum runtime_io io, oci_error_t *err);
-void runtime_cmd_release(struct runtime_cmd *cmd);
+/*
+ * Runs one configured command (op names it in errors: "create", "start") to its end.
+ * PROC_IO_INHERIT: with the caller's stdio, starting in rt->cgroup_fd (a container's
+ * create). PROC_IO_CAPTURE: its output kept for the error, its stdin stdin_fd (or
+ * /dev/null for -1). A non-zero exit is an error with the runtime's reason.
+ */
+int runtime_command(struct runtime *rt, const char *op, char **words, enum proc_io io, int stdin_fd,
+		    oci_error_t *err);
 
-/* Starts cmd; returns its pid. */
-int runtime_spawn(struct runtime_cmd *cmd, pid_t *pid, oci_error_t *err);
-/* Runs cmd to its end; *wstatus is its wait status. */
-int runtime_run_sync(struct runtime_cmd *cmd, int *wstatus, oci_error_t *err);
-/* CLOCK_MONOTONIC in ns. */
-uint64_t runtime_now_ns(void);
-/* Collects what a RUNTIME_IO_CAPTURE command wrote (after it ended). */
-void runtime_collect_output(struct runtime_cmd *cmd);
+/* RunTimeQuery: the pid of the container's first process. */
+int runtime_state_pid(struct runtime *rt, pid_t *pid, oci_error_t *err);
+
+/* RunTimeKill then RunTimeDelete, however each goes: nothing of the container stays. */
+void runtime_kill_delete(struct runtime *rt);
+
+/* Starts RunTimeRun with the caller's stdio in rt->cgroup_fd; *pid is the runtime's. */
+int runtime_spawn_run(struct runtime *rt, pid_t *pid, oci_error_t *err);
+
+/*
+ * After RunTimeRun exited with a non-zero status: the runtime's own error from its log,
+ * as "<runtime>: <error>", or 0 when it logged none (the status is the container's).
+ */
+int runtime_run_error(struct runtime *rt, oci_error_t *err);
 
 #endif

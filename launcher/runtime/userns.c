@@ -15,7 +15,6 @@
 
 #include "common/cleanup.h"
 #include "common/proc.h"
-#include "launcher/runtime/runtime.h"
 
 int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start)
 {
@@ -46,15 +45,6 @@ bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m)
 	       userns_subid_start("/etc/subgid", user, uid, &m->subgid) == 0;
 }
 
-int userns_child_join(int fd)
-{
-	if (setns(fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
-		return -1;
-	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		return -1;
-	return setgroups(0, NULL);
-}
-
 /* Starts newuidmap PID 0 ID 1 1 SUBID 1 (or newgidmap). */
 static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned long sub,
 		     char *const *env, pid_t *pid, oci_error_t *err)
@@ -64,7 +54,7 @@ static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned l
 	char *argv[] = {(char *)prog, pid_s, "0", id_s, "1", "1", sub_s, "1", NULL};
 	int rc;
 
-	if (runtime_resolve(prog, env, &path, err) < 0)
+	if (proc_find_program(prog, env, &path, err) < 0)
 		return -1;
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)child);
 	snprintf(id_s, sizeof(id_s), "%lu", id);
@@ -88,7 +78,7 @@ static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *
 	for (int i = 0; i < 2 && rc == 0; i++)
 		rc = spawn_map(progs[i], child, ids[i], subs[i], env, &pids[i], err);
 	for (int i = 0; i < 2; i++)
-		if (pids[i] > 0 && reap_wait(pids[i], &status[i]) < 0)
+		if (pids[i] > 0 && proc_wait(pids[i], &status[i]) < 0)
 			status[i] = -1;
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		if (status[i] == -1 || !WIFEXITED(status[i]) || WEXITSTATUS(status[i]) != 0)
@@ -141,7 +131,7 @@ static int recv_fd(int sock)
  * The child that makes the namespace sends an fd of it: under slurmstepd the task (and so
  * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself.
  */
-int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err)
+static int make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err)
 {
 	int sv[2], rc = -1;
 	char go = 'g';
@@ -177,7 +167,7 @@ int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error
 	}
 	close(sv[0]); /* the child ends, if it waits still */
 	sv[0] = -1;
-	reap_wait(pid, NULL);
+	proc_wait(pid, NULL);
 out:
 	for (int i = 0; i < 2; i++)
 		if (sv[i] >= 0)
@@ -185,20 +175,43 @@ out:
 	return rc;
 }
 
-int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err)
+void userns_init(struct userns *u, const struct userns_map *m, char *const *env)
 {
-	int status;
-	pid_t pid = fork();
+	*u = (struct userns){.map = *m, .env = env, .fd = -1};
+}
 
+int userns_fd(struct userns *u, int *fd, oci_error_t *err)
+{
+	if (u->fd < 0 && make(&u->map, u->env, &u->fd, err) < 0)
+		return -1;
+	*fd = u->fd;
+	return 0;
+}
+
+void userns_release(struct userns *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+}
+
+int userns_run(struct userns *u, void (*fn)(void *), void *arg, oci_error_t *err)
+{
+	int status, fd;
+	pid_t pid;
+
+	if (userns_fd(u, &fd, err) < 0)
+		return -1;
+	pid = fork();
 	if (pid < 0)
 		return oci_error_make(err, errno, "fork");
 	if (pid == 0) {
-		if (userns_child_join(fd) < 0)
+		if (proc_enter_userns(fd) < 0)
 			_exit(127);
 		fn(arg);
 		_exit(0);
 	}
-	if (reap_wait(pid, &status) < 0)
+	if (proc_wait(pid, &status) < 0)
 		return oci_error_make(err, errno, "waiting for a user namespace");
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0
 		       ? 0

@@ -27,22 +27,26 @@ int userns_subid_start(const char *file, const char *user, unsigned long id, uns
 bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m);
 
 /*
- * Makes such a namespace once (a child unshares it, newuidmap/newgidmap map it) and
- * gives an fd of it (close-on-exec): every runtime command of a task joins that one.
+ * One such namespace for a task, made at its first use (a child unshares it,
+ * newuidmap/newgidmap map it, so they run once per task): every runtime command of the
+ * task joins that one.
  */
-int userns_make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err);
+struct userns {
+	struct userns_map map;
+	char *const *env; /* where newuidmap and newgidmap are looked for */
+	int fd;		  /* the namespace once made (close-on-exec), or -1 */
+};
+
+void userns_init(struct userns *u, const struct userns_map *m, char *const *env);
+/* The namespace's fd, made now if it was not. */
+int userns_fd(struct userns *u, int *fd, oci_error_t *err);
+void userns_release(struct userns *u);
 
 /*
- * In a forked child: joins the namespace (fd) in a mount namespace of its own, as uid and
- * gid 0 there. -1 on failure (errno set).
+ * Runs fn(arg) in a child that is uid 0 of the namespace (made now if it was not) (what the runtime
+ * created there, e.g. mount points owned by the subordinate id, can be removed only from there),
+ * and waits for it.
  */
-int userns_child_join(int fd);
-
-/*
- * Runs fn(arg) in a child that is uid 0 of the namespace (what the runtime created
- * there, e.g. mount points owned by the subordinate id, can be removed only from
- * there), and waits for it.
- */
-int userns_run(int fd, void (*fn)(void *), void *arg, oci_error_t *err);
+int userns_run(struct userns *u, void (*fn)(void *), void *arg, oci_error_t *err);
 
 #endif

@@ -8,19 +8,33 @@
 #ifndef SPANK_OCI_SHARED_H
 #define SPANK_OCI_SHARED_H
 
-#include "conf/conf.h"
-#include "common/error.h"
-#include "conf/pattern.h"
-#include "launcher/shared/join.h"
-#include "launcher/launch.h"
+#include <jansson.h>
+#include <stdint.h>
 
-/* The step's container on this node, created from l's config.json if there is none. */
-int shared_container_get(struct oci_launch *l, struct join_target *t, oci_error_t *err);
+#include "common/error.h"
+#include "conf/conf.h"
+#include "conf/pattern.h"
+#include "launcher/runtime/userns.h"
+#include "launcher/shared/join.h"
+
+/* The step's side of a task: what its runtime commands for the shared container need. */
+struct shared_step {
+	const struct oci_conf *conf;
+	const char *spool;		 /* %m */
+	const struct pattern_vars *vars; /* the task's patterns (%b becomes %m/shared) */
+	char *const *env;		 /* the runtime's environment */
+	struct userns *userns;		 /* the runtime's user namespace, or NULL */
+	uint64_t *waited_ns;		 /* time in runtime commands and waiting goes here */
+};
 
 /*
- * Kills and deletes the step's container on this node (if any), and its files, with the
- * runtime commands as l runs them (l->spool: the step's directory).
+ * The step's container on this node, created from spec (the task's config.json; its
+ * process becomes the holder) if there is none.
  */
-void shared_container_remove(struct oci_launch *l);
+int shared_container_get(const struct shared_step *s, json_t *spec, struct join_target *t,
+			 oci_error_t *err);
+
+/* Kills and deletes the step's container on this node (if any), and its files. */
+void shared_container_remove(const struct shared_step *s);
 
 #endif

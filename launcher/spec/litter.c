@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 #include "common/fsutil.h"
 
 static int open_in_root(int root, const char *path)
@@ -135,4 +136,28 @@ void litter_release(struct litter *l)
 	free(l->parent);
 	free(l->name);
 	*l = (struct litter){0};
+}
+
+int litter_list_note(struct litter_list *list, const char *rootfs, const char *dest,
+		     oci_error_t *err)
+{
+	list->v = xrealloc(list->v, (list->n + 1) * sizeof(*list->v));
+	if (litter_note(rootfs, dest, &list->v[list->n], err) < 0)
+		return -1;
+	list->n++;
+	return 0;
+}
+
+void litter_list_remove(const struct litter_list *list, const char *rootfs)
+{
+	for (size_t i = list->n; i-- > 0;)
+		litter_remove(rootfs, &list->v[i]);
+}
+
+void litter_list_release(struct litter_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		litter_release(&list->v[i]);
+	free(list->v);
+	*list = (struct litter_list){0};
 }

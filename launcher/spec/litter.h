@@ -6,6 +6,8 @@
 #ifndef SPANK_OCI_LITTER_H
 #define SPANK_OCI_LITTER_H
 
+#include <stddef.h>
+
 #include "common/error.h"
 
 struct litter {
@@ -18,5 +20,16 @@ int litter_note(const char *rootfs, const char *dest, struct litter *out, oci_er
 /* Removes what was created at the noted place (as the calling user). */
 void litter_remove(const char *rootfs, const struct litter *l);
 void litter_release(struct litter *l);
+
+/* What one container may leave: removed last noted first (inner before outer). */
+struct litter_list {
+	struct litter *v;
+	size_t n;
+};
+
+int litter_list_note(struct litter_list *list, const char *rootfs, const char *dest,
+		     oci_error_t *err);
+void litter_list_remove(const struct litter_list *list, const char *rootfs);
+void litter_list_release(struct litter_list *list);
 
 #endif

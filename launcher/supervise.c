@@ -1,0 +1,164 @@
+#include "launcher/supervise.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/proc.h"
+
+/* Signals that reach the supervisor while it waits; forwarded only where needed. */
+static volatile sig_atomic_t pending_signals[NSIG];
+
+static const int supervised_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+					 SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGWINCH};
+
+#define N_SUPERVISED (sizeof(supervised_signals) / sizeof(supervised_signals[0]))
+
+static void note_signal(int sig)
+{
+	pending_signals[sig] = 1;
+}
+
+/* Sends the signals noted since the last call to pid (0: drops them). */
+static void forward_signals(pid_t pid)
+{
+	for (size_t i = 0; i < N_SUPERVISED; i++) {
+		int sig = supervised_signals[i];
+		if (pending_signals[sig]) {
+			pending_signals[sig] = 0;
+			if (pid > 0)
+				kill(pid, sig);
+		}
+	}
+}
+
+int supervise_begin(oci_error_t *err)
+{
+	struct sigaction sa = {.sa_handler = note_signal};
+
+	/* orphans of the container (double forks, a killed runtime) come back to us */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return oci_error_make(err, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_SUPERVISED; i++)
+		sigaction(supervised_signals[i], &sa, NULL);
+	return 0;
+}
+
+void supervise_end(void)
+{
+	proc_kill_children();
+}
+
+static int pidfd_of(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static pid_t read_pid_file(const char *path)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	int pid = 0;
+
+	if (f == NULL || fscanf(f, "%d", &pid) != 1)
+		return 0;
+	return (pid_t)pid;
+}
+
+int supervise_runtime(pid_t runtime, const char *main_pid_file, int *wstatus, oci_error_t *err)
+{
+	cleanup_close int runtime_fd = pidfd_of(runtime);
+	cleanup_close int main_fd = -1;
+	bool main_known = false, main_ended = false;
+	int waited_ms = 0;
+
+	while (runtime_fd >= 0) {
+		struct pollfd fds[2] = {{.fd = runtime_fd, .events = POLLIN},
+					{.fd = main_fd, .events = POLLIN}};
+		int timeout = main_ended ? 100 : main_known ? -1 : waited_ms < 2000 ? 20 : 250;
+		int n = poll(fds, main_fd >= 0 ? 2 : 1, timeout);
+
+		if (n < 0 && errno == EINTR) {
+			forward_signals(0);
+			continue;
+		}
+		if (n < 0 || fds[0].revents != 0)
+			break; /* the runtime ended */
+		if (main_fd >= 0 && fds[1].revents != 0) {
+			close(main_fd);
+			main_fd = -1;
+			main_ended = true;
+		} else if (main_ended && n == 0) {
+			proc_kill_descendants(runtime);
+			main_ended = false;
+		} else if (!main_known && n == 0) {
+			pid_t main_pid = read_pid_file(main_pid_file);
+
+			waited_ms += timeout;
+			if (main_pid > 0) {
+				main_known = true;
+				main_fd = pidfd_of(main_pid);
+				main_ended = main_fd < 0;
+			}
+		}
+	}
+	while (waitpid(runtime, wstatus, 0) < 0) {
+		if (errno != EINTR)
+			return oci_error_make(err, errno, "waiting for the runtime (pid %d)",
+					      (int)runtime);
+		forward_signals(0);
+	}
+	return 0;
+}
+
+int supervise_container(pid_t pid, int *wstatus, oci_error_t *err)
+{
+	pid_t got;
+
+	while ((got = waitpid(-1, wstatus, 0)) != pid) {
+		if (got < 0 && errno == EINTR) {
+			forward_signals(pid);
+			continue;
+		}
+		if (got < 0)
+			return oci_error_make(err, errno, "waiting for the container (pid %d)",
+					      (int)pid);
+	}
+	return 0;
+}
+
+int supervise_status_of_run(int wstatus)
+{
+	int code;
+
+	if (!WIFEXITED(wstatus))
+		return wstatus;
+	code = WEXITSTATUS(wstatus);
+	if (code > 128 && code < 128 + 32 && code - 128 != SIGSTOP && code - 128 != SIGTSTP)
+		return code - 128; /* the wait status of a death by that signal */
+	return wstatus;
+}
+
+void supervise_exit_like(int wstatus)
+{
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+		sigset_t set;
+
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* no core file of the supervisor */
+		raise(sig);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1);
+}
