@@ -21,6 +21,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/xalloc.h"
 
 /* Fails the test unless err is set and its text contains sub. */
 #define assert_error_has(err, sub)                                                                 \
@@ -38,20 +39,6 @@
 		if ((rc) != 0)                                                                     \
 			fail_msg("unexpected error: %s", oci_error_text(err));                     \
 	} while (0)
-
-/* asprintf that fails the test instead of returning NULL. */
-static inline __attribute__((format(printf, 1, 2))) char *xasprintf(const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	assert_non_null(s);
-	return s;
-}
 
 /* A fresh private directory under /tmp, realpath'd; free() it after rm_tree(). */
 static inline char *make_tmpdir(void)
