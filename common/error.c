@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int oci_error_vmake(oci_error_t *err, int status, const char *fmt, va_list ap)
+static int oci_error_vmake(oci_error_t *err, int status, const char *fmt, va_list ap)
 {
 	char *msg = NULL;
 

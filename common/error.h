@@ -13,8 +13,6 @@ typedef struct oci_error_s *oci_error_t;
 /* Sets *err (if err is non-NULL and still empty) and returns -1. */
 int oci_error_make(oci_error_t *err, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int oci_error_vmake(oci_error_t *err, int status, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
 
 /* Prefixes the message of *err with "<prefix>: ", keeping status; returns -1. */
 int oci_error_wrap(oci_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,7 +17,8 @@ int identity_choose(const struct oci_conf *conf, const struct oci_task *t, bool 
 		return 0;
 	}
 	/* the runtime's uid 0 inside would be a subordinate id, which may not enter the mount */
-	if (!squashfs && userns_lookup(t->user, t->uid, t->gid, &out->userns)) {
+	if (!squashfs && userns_lookup(USERNS_SUBUID_FILE, USERNS_SUBGID_FILE, t->user, t->uid,
+				       t->gid, &out->userns)) {
 		out->kind = IDENTITY_OWN_SUBIDS;
 		return 0;
 	}

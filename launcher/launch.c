@@ -215,7 +215,7 @@ static int write_config(struct launch *l, json_t *spec, oci_error_t *err)
 	return fs_write_file(l->config_path, text, strlen(text), err);
 }
 
-int launch_prepare(struct launch *l, oci_error_t *err)
+static int launch_prepare(struct launch *l, oci_error_t *err)
 {
 	json_t *spec = NULL;
 	int rc = -1;
@@ -334,7 +334,7 @@ static int run_joined(struct launch *l, const struct join_target *target, int *w
 	return 0;
 }
 
-int launch_run(struct launch *l, int *wstatus, oci_error_t *err)
+static int launch_run(struct launch *l, int *wstatus, oci_error_t *err)
 {
 	struct join_target target;
 	struct shared_step step = shared_step_of(l);
@@ -381,7 +381,8 @@ static void remove_litter(void *arg)
 	litter_list_remove(&l->litter, l->bundle->rootfs);
 }
 
-void launch_cleanup(struct launch *l)
+/* Removes runtime state and generated files; safe to call twice. */
+static void launch_cleanup(struct launch *l)
 {
 	cleanup_error oci_error_t err = NULL;
 

@@ -26,22 +26,15 @@ int launch_new(const struct oci_conf *conf, const struct oci_task *task, const c
 const char *launch_notice(const struct launch *l);
 /* The task's config.json, without touching the file system. */
 int launch_spec(struct launch *l, json_t **spec, oci_error_t *err);
-/* Creates the private directories, mounts a squashfs image, writes config.json. */
-int launch_prepare(struct launch *l, oci_error_t *err);
-/*
- * Runs the container to its end. *wstatus is the container's wait status (a signal that
- * killed it is reported as that signal). Returns -1 when the container could not run;
- * *wstatus is then a failure status.
- */
-int launch_run(struct launch *l, int *wstatus, oci_error_t *err);
-/* Removes runtime state (RunTimeKill, RunTimeDelete) and generated files; safe twice. */
-void launch_cleanup(struct launch *l);
 void launch_free(struct launch *l);
 
 /*
- * The whole sequence for one task: new, the notice (once per step: task 0), prepare,
- * run, cleanup, and the timing line if SPANK_OCI_TIMING asks (start: when the task's
- * work began). *wstatus: how the container ended; -1 with err when it could not run.
+ * The whole sequence for one task: new; the notice (once per step: task 0); prepare (the
+ * private directories, a squashfs mount, config.json); run the container to its end,
+ * supervised; cleanup (RunTimeKill, RunTimeDelete, generated files); and the timing line
+ * if SPANK_OCI_TIMING asks (start: when the task's work began). *wstatus: how the
+ * container ended (a signal that killed it as that signal); -1 with err when it could
+ * not run (*wstatus is then a failure status).
  */
 int launch_task(const struct oci_conf *conf, const struct oci_task *task, const char *bundle_path,
 		const struct timing_mark *start, int *wstatus, oci_error_t *err);

@@ -79,7 +79,8 @@ int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err)
 	return oci_error_make(err, 0, "%s has no cgroup v2 (0::) line", proc_cgroup);
 }
 
-int cgroup2_self_dir(char **dir, oci_error_t *err)
+/* mount + the calling process's cgroup2 path: the task's cgroup directory. */
+static int self_dir(char **dir, oci_error_t *err)
 {
 	cleanup_free char *mount = NULL, *path = NULL;
 
@@ -104,20 +105,6 @@ static int write_text(const char *dir, const char *file, const char *text, oci_e
 		return oci_error_make(err, errno, "%s", path);
 	if (write(fd, text, len) != (ssize_t)len)
 		return oci_error_make(err, errno, "cannot write %s", path);
-	return 0;
-}
-
-int cgroup2_enter_child(const char *dir, const char *name, char **child, oci_error_t *err)
-{
-	cleanup_free char *path = NULL;
-
-	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		return oci_error_make(err, ENOMEM, "%s", dir);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return oci_error_make(err, errno, "cannot create cgroup %s", path);
-	if (write_text(path, "cgroup.procs", "0", err) < 0)
-		return oci_error_wrap(err, "cannot enter cgroup %s", path);
-	*child = steal_pointer(&path);
 	return 0;
 }
 
@@ -175,7 +162,8 @@ int cgroup2_kill_tree(const char *dir, oci_error_t *err)
 	return oci_error_make(err, 0, "processes remain in %s after SIGKILL", dir);
 }
 
-void cgroup2_remove_tree(const char *dir)
+/* Removes dir and its empty descendants (deepest first). */
+static void remove_tree(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -187,7 +175,7 @@ void cgroup2_remove_tree(const char *dir)
 		    strcmp(e->d_name, "..") == 0)
 			continue;
 		if (asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
-			cgroup2_remove_tree(sub);
+			remove_tree(sub);
 	}
 	if (d != NULL)
 		closedir(d);
@@ -218,7 +206,7 @@ void cgroup2_container_make(const char *name, struct cgroup2_container *c)
 	cleanup_free char *task_dir = NULL, *path = NULL;
 
 	*c = (struct cgroup2_container){.fd = -1};
-	if (cgroup2_self_dir(&task_dir, &err) < 0)
+	if (self_dir(&task_dir, &err) < 0)
 		return;
 	path = xasprintf("%s/%s", task_dir, name);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
@@ -236,7 +224,7 @@ void cgroup2_container_remove(struct cgroup2_container *c)
 
 	if (c->path != NULL) {
 		cgroup2_kill_tree(c->path, &err);
-		cgroup2_remove_tree(c->path);
+		remove_tree(c->path);
 	}
 	if (c->fd >= 0)
 		close(c->fd);

@@ -16,21 +16,12 @@ int cgroup2_mount(const char *mountinfo, char **mount, oci_error_t *err);
 /* The "0::" path of a process (e.g. /proc/self/cgroup), relative to the cgroup2 mount. */
 int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err);
 
-/* mount + the calling process's cgroup2 path: the task's cgroup directory. */
-int cgroup2_self_dir(char **dir, oci_error_t *err);
-
-/* Creates dir/name (0755) and moves the calling process into it. */
-int cgroup2_enter_child(const char *dir, const char *name, char **child, oci_error_t *err);
-
 /*
  * Kills every process in dir and its descendants (cgroup.kill where the kernel has it,
  * else SIGKILL to each pid in cgroup.procs until all are empty), waiting (bounded) until
  * they are gone. Never opens a path outside dir. Returns the number of processes found.
  */
 int cgroup2_kill_tree(const char *dir, oci_error_t *err);
-
-/* Removes dir and its empty descendants (deepest first). */
-void cgroup2_remove_tree(const char *dir);
 
 /*
  * The step's cgroup of a slurmstepd in Slurm's cgroup/v2 layout, derived from its own

@@ -16,7 +16,7 @@
 #include "common/cleanup.h"
 #include "common/proc.h"
 
-int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start)
+static int subid_start(const char *file, const char *user, unsigned long id, unsigned long *start)
 {
 	cleanup_fclose FILE *f = fopen(file, "re");
 	cleanup_free char *line = NULL;
@@ -38,11 +38,12 @@ int userns_subid_start(const char *file, const char *user, unsigned long id, uns
 	return -1;
 }
 
-bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m)
+bool userns_lookup(const char *subuid_file, const char *subgid_file, const char *user, uid_t uid,
+		   gid_t gid, struct userns_map *m)
 {
 	*m = (struct userns_map){.uid = uid, .gid = gid};
-	return userns_subid_start("/etc/subuid", user, uid, &m->subuid) == 0 &&
-	       userns_subid_start("/etc/subgid", user, uid, &m->subgid) == 0;
+	return subid_start(subuid_file, user, uid, &m->subuid) == 0 &&
+	       subid_start(subgid_file, user, uid, &m->subgid) == 0;
 }
 
 /* Starts newuidmap PID 0 ID 1 1 SUBID 1 (or newgidmap). */

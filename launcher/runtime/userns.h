@@ -20,11 +20,15 @@ struct userns_map {
 	unsigned long subuid, subgid; /* the first subordinate ids of the user */
 };
 
-/* The first range of user (by name or uid) in a subuid/subgid file; -1 if none. */
-int userns_subid_start(const char *file, const char *user, unsigned long id, unsigned long *start);
+#define USERNS_SUBUID_FILE "/etc/subuid"
+#define USERNS_SUBGID_FILE "/etc/subgid"
 
-/* Fills m from /etc/subuid and /etc/subgid; false when the user has no range in both. */
-bool userns_lookup(const char *user, uid_t uid, gid_t gid, struct userns_map *m);
+/*
+ * Fills m from the first range of the user (by name or uid) in each of a subuid and a
+ * subgid file (USERNS_SUBUID_FILE, USERNS_SUBGID_FILE); false when either has none.
+ */
+bool userns_lookup(const char *subuid_file, const char *subgid_file, const char *user, uid_t uid,
+		   gid_t gid, struct userns_map *m);
 
 /*
  * One such namespace for a task, made at its first use (a child unshares it,

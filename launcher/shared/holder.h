@@ -1,4 +1,4 @@
-/* The shared container's first process: spank-oci-holder (holder_main.c), from a memfd. */
+/* The shared container's first process: spank-oci-holder (holder/holder.c), from a memfd. */
 #ifndef SPANK_OCI_HOLDER_H
 #define SPANK_OCI_HOLDER_H
 

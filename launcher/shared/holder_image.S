@@ -1,4 +1,4 @@
-/* The spank-oci-holder executable (holder_main.c) as data: holder.c runs it from a memfd. */
+/* The spank-oci-holder executable (holder/holder.c) as data: holder.c runs it from a memfd. */
 	.section .rodata
 	.balign 16
 	.globl spank_oci_holder_start

@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "launcher/spec/env.h"
 
 #define OCI_VERSION "1.0.2"
 
@@ -37,71 +38,6 @@ static bool exists_in_root(const char *rootfs, const char *path)
 		return true;
 	}
 	return false;
-}
-
-static size_t env_name_len(const char *entry)
-{
-	const char *eq = strchr(entry, '=');
-
-	return eq ? (size_t)(eq - entry) : strlen(entry);
-}
-
-/* The index of entry's name in env, or -1. */
-static ssize_t env_find(char *const *env, const char *entry)
-{
-	size_t n = env_name_len(entry);
-
-	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-		if (strncmp(env[i], entry, n) == 0 && env[i][n] == '=')
-			return (ssize_t)i;
-	}
-	return -1;
-}
-
-static bool name_listed(char *const *names, const char *entry)
-{
-	size_t n = env_name_len(entry);
-
-	for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
-		if (strlen(names[i]) == n && strncmp(names[i], entry, n) == 0)
-			return true;
-	}
-	return false;
-}
-
-int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
-		 char *const *keep, char ***out, oci_error_t *err)
-{
-	cleanup_strv char **env = conf_env_without(task_env, &conf->env_exclude);
-	size_t n = strv_len(env), i;
-	json_t *v;
-
-	if (env == NULL)
-		return oci_error_make(err, ENOMEM, "environment");
-	json_array_foreach(image_env, i, v)
-	{
-		const char *entry = json_string_value(v);
-		ssize_t at;
-		char *copy;
-
-		if (entry == NULL || strchr(entry, '=') == NULL)
-			continue;
-		at = env_find(env, entry);
-		if (at >= 0 && name_listed(keep, entry))
-			continue; /* --container-env: the task's value wins */
-		if (at < 0) {
-			if (strv_push(&env, &n, entry) < 0)
-				return oci_error_make(err, ENOMEM, "environment");
-			continue;
-		}
-		copy = strdup(entry);
-		if (copy == NULL)
-			return oci_error_make(err, ENOMEM, "environment");
-		free(env[at]);
-		env[at] = copy;
-	}
-	*out = steal_pointer(&env);
-	return 0;
 }
 
 static json_t *strv_to_json(char *const *v)
@@ -267,8 +203,8 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 		process = json_object();
 		json_object_set_new(spec, "process", process);
 	}
-	if (oci_spec_env(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
-			 &env, err) < 0)
+	if (spec_env_merge(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
+			   &env, err) < 0)
 		return -1;
 	if (set != NULL && set->workdir != NULL)
 		cwd = set->workdir; /* --container-workdir */

@@ -21,7 +21,7 @@ enum spec_identity {
 	IDENTITY_OWN,	     /* the user's uid/gid inside, mapped to themselves */
 	/*
 	 * The user's uid/gid inside, and uid/gid 0 mapped too (runc 1.1.5 needs it): the
-	 * runtime runs in a user namespace of its own (launcher/userns.c) where 0 is the
+	 * runtime runs in a user namespace of its own (launcher/runtime/userns.c) where 0 is the
 	 * user and 1 the user's first subordinate id; host ids in config.json count there.
 	 */
 	IDENTITY_OWN_SUBIDS,
@@ -38,13 +38,6 @@ struct spec_input {
 };
 
 int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err);
-
-/*
- * The container's environment: the task's minus EnvExclude, where the image's or
- * bundle's variables win, except those named in keep (--container-env; may be NULL).
- */
-int oci_spec_env(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
-		 char *const *keep, char ***out, oci_error_t *err);
 
 /* Whether the runtime needs container uid 0 mapped (runc 1.1.5 rootless does). */
 bool oci_spec_runtime_needs_root_mapped(const struct oci_conf *conf);

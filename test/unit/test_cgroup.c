@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "common/proc.h"
 #include "launcher/runtime/cgroup.h"
 
 #define MAX_PIDS 16
@@ -680,151 +681,121 @@ static void kill_tree_kills_subtree_only(void **state)
 	assert_true(still_running(bystander));
 }
 
-/* ---- cgroup2_enter_child and cgroup2_remove_tree (real cgroup2) ------------------------- */
+/* ---- cgroup2_container_make and cgroup2_container_remove (real cgroup2) ----------------- */
 
-/* In a child: enters root/arg and checks where it landed. */
-static int enter_and_check(struct fixture *f, const char *name, char *msg, size_t len)
+/* In a child: moves itself into root/name (without the code under test). */
+static int move_self(struct fixture *f, const char *name, char *msg, size_t len)
 {
-	oci_error_t err = NULL;
-	char *child = NULL, *want = xasprintf("%s/%s", f->root, name), *path = NULL;
-	char *tail = xasprintf("/%s/%s", strrchr(f->root, '/') + 1, name);
-	int rc = 0;
-
-	if (cgroup2_enter_child(f->root, name, &child, &err) < 0) {
-		snprintf(msg, len, "cgroup2_enter_child: %s", oci_error_text(err));
-		rc = 1;
-	} else if (strcmp(child, want) != 0) {
-		snprintf(msg, len, "cgroup2_enter_child gave '%s', expected '%s'", child, want);
-		rc = 1;
-	} else if ((path = self_cgroup2_path()) == NULL || !ends_with(path, tail)) {
-		snprintf(msg, len, "0:: line is '%s', expected it to end with '%s'",
-			 path ? path : "(none)", tail);
-		rc = 1;
-	}
-	oci_error_release(&err);
-	free(child);
-	free(path);
-	free(want);
-	free(tail);
-	return rc;
-}
-
-static void enter_child_moves_caller(void **state)
-{
-	struct fixture *f = *state;
-	cleanup_free char *before = NULL, *after = NULL, *entered = NULL;
-
-	need_cgroup2(f);
-	entered = xasprintf("%s/entered", f->root);
-	before = self_cgroup2_path();
-	assert_non_null(before);
-	run_in_child(f, enter_and_check, "entered");
-	assert_true(path_exists(entered));
-	/* again: the cgroup exists already */
-	run_in_child(f, enter_and_check, "entered");
-	/* the test process itself stayed where it was */
-	after = self_cgroup2_path();
-	assert_non_null(after);
-	assert_string_equal(after, before);
-	/* both children are gone: the cgroup is empty again */
-	assert_procs(entered, NULL, 0);
-}
-
-static void enter_child_error(void **state)
-{
-	struct fixture *f = *state;
-	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *missing = NULL, *child = NULL, *before = NULL, *after = NULL;
-
-	need_cgroup2(f);
-	/* the parent does not exist: mkdir fails, nothing moves */
-	missing = xasprintf("%s/missing", f->root);
-	before = self_cgroup2_path();
-	assert_int_equal(cgroup2_enter_child(missing, "x", &child, &err), -1);
-	assert_null(child);
-	assert_error_has(err, "cannot create cgroup");
-	assert_error_has(err, missing);
-	after = self_cgroup2_path();
-	assert_string_equal(after, before);
-}
-
-static void remove_tree_nested(void **state)
-{
-	struct fixture *f = *state;
-	cleanup_free char *tree = NULL, *keep = NULL, *b = NULL;
-
-	need_cgroup2(f);
-	tree = make_cgroup(f, "tree");
-	free(make_cgroup(f, "tree/a"));
-	b = make_cgroup(f, "tree/a/b");
-	free(make_cgroup(f, "tree/a/b/c"));
-	free(make_cgroup(f, "tree/a/d"));
-	free(make_cgroup(f, "tree/e"));
-	keep = make_cgroup(f, "keep");
-	cgroup2_remove_tree(b);
-	assert_false(path_exists(b));
-	assert_true(path_exists(tree));
-	cgroup2_remove_tree(tree);
-	assert_false(path_exists(tree));
-	/* the sibling stays */
-	assert_true(path_exists(keep));
-	/* a missing tree: nothing to do */
-	cgroup2_remove_tree(tree);
-	assert_false(path_exists(tree));
-}
-
-/* ---- cgroup2_self_dir (real cgroup2) ---------------------------------------------------- */
-
-static void self_dir_of_test_process(void **state)
-{
-	struct fixture *f = *state;
-	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *dir = NULL, *path = NULL, *want = NULL;
-
-	need_cgroup2(f);
-	path = self_cgroup2_path();
-	assert_non_null(path);
-	want = xasprintf("%s%s", f->mount, strcmp(path, "/") == 0 ? "" : path);
-	assert_ok(cgroup2_self_dir(&dir, &err), err);
-	assert_string_equal(dir, want);
-}
-
-/* In a child: moves itself into root/arg (without the code under test), then asks. */
-static int self_dir_in(struct fixture *f, const char *name, char *msg, size_t len)
-{
-	oci_error_t err = NULL;
-	char *dir = NULL, *want = xasprintf("%s/%s", f->root, name);
-	char *procs = xasprintf("%s/cgroup.procs", want), *pid = xasprintf("%d", (int)getpid());
-	int fd = open(procs, O_WRONLY | O_CLOEXEC), rc = 0;
+	cleanup_free char *procs = xasprintf("%s/%s/cgroup.procs", f->root, name);
+	cleanup_free char *pid = xasprintf("%d", (int)getpid());
+	cleanup_close int fd = open(procs, O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0 || write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
-		snprintf(msg, len, "cannot move into %s: %s", want, strerror(errno));
-		rc = 1;
-	} else if (cgroup2_self_dir(&dir, &err) < 0) {
-		snprintf(msg, len, "cgroup2_self_dir: %s", oci_error_text(err));
-		rc = 1;
-	} else if (strcmp(dir, want) != 0) {
-		snprintf(msg, len, "cgroup2_self_dir gave '%s', expected '%s'", dir, want);
-		rc = 1;
+		snprintf(msg, len, "cannot move into %s: %s", procs, strerror(errno));
+		return 1;
 	}
-	if (fd >= 0)
-		close(fd);
-	oci_error_release(&err);
-	free(dir);
-	free(want);
-	free(procs);
-	free(pid);
-	return rc;
+	return 0;
 }
 
-static void self_dir_of_nested_process(void **state)
+/*
+ * In a child in root/task: the container's cgroup is task/<name>; a process started in it
+ * (through its fd, as the runtime starts) is there; removing it kills that process and
+ * removes the cgroup with whatever the container nested in it.
+ */
+static int container_in_task(struct fixture *f, const char *task, char *msg, size_t len)
+{
+	cleanup_free char *want = xasprintf("%s/%s/spank-oci.1.2.3", f->root, task);
+	cleanup_free char *inner = xasprintf("%s/inner", want);
+	cleanup_free char *nested = xasprintf("%s/deeper", inner);
+	cleanup_free char *tail =
+		xasprintf("/%s/%s/spank-oci.1.2.3", strrchr(f->root, '/') + 1, task);
+	struct cgroup2_container c;
+	int ready[2];
+	pid_t pid;
+	char byte;
+
+	if (move_self(f, task, msg, len) != 0)
+		return 1;
+	cgroup2_container_make("spank-oci.1.2.3", &c);
+	if (c.fd < 0 || c.path == NULL || strcmp(c.path, want) != 0) {
+		snprintf(msg, len, "container cgroup '%s' (fd %d), expected '%s'",
+			 c.path ? c.path : "(none)", c.fd, want);
+		return 1;
+	}
+	if (pipe(ready) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		cleanup_free char *path = NULL;
+
+		if (proc_enter_cgroup(c.fd) < 0 || (path = self_cgroup2_path()) == NULL ||
+		    !ends_with(path, tail))
+			_exit(3);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], &byte, 1) != 1) {
+		snprintf(msg, len, "the process did not start in %s", want);
+		return 1;
+	}
+	close(ready[0]);
+	/* the container's own nested cgroups (a runtime may make them) go too */
+	if (mkdir(inner, 0755) < 0 || mkdir(nested, 0755) < 0) {
+		snprintf(msg, len, "cannot nest cgroups in %s: %s", want, strerror(errno));
+		return 1;
+	}
+	cgroup2_container_remove(&c);
+	if (c.fd != -1 || c.path != NULL || path_exists(want)) {
+		snprintf(msg, len, "%s is still there after removal", want);
+		return 1;
+	}
+	if (waitpid(pid, NULL, WNOHANG) != pid && kill(pid, 0) == 0) {
+		snprintf(msg, len, "the container's process %d outlived its cgroup", (int)pid);
+		return 1;
+	}
+	/* removing twice is harmless */
+	cgroup2_container_remove(&c);
+	return 0;
+}
+
+static void container_cgroup_made_and_removed(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *task = NULL;
+
+	need_cgroup2(f);
+	task = make_cgroup(f, "task_0");
+	run_in_child(f, container_in_task, "task_0");
+	assert_true(path_exists(task));
+	assert_procs(task, NULL, 0);
+}
+
+/* Where the cgroup cannot be made, the container stays in the task's cgroup: fd -1. */
+static int container_not_made(struct fixture *f, const char *task, char *msg, size_t len)
+{
+	struct cgroup2_container c;
+
+	if (move_self(f, task, msg, len) != 0)
+		return 1;
+	cgroup2_container_make("missing/child", &c);
+	if (c.fd != -1 || c.path != NULL) {
+		snprintf(msg, len, "a cgroup under a missing parent gave fd %d", c.fd);
+		return 1;
+	}
+	cgroup2_container_remove(&c);
+	return 0;
+}
+
+static void container_cgroup_not_possible(void **state)
 {
 	struct fixture *f = *state;
 
 	need_cgroup2(f);
-	free(make_cgroup(f, "a"));
-	free(make_cgroup(f, "a/b"));
-	run_in_child(f, self_dir_in, "a/b");
+	free(make_cgroup(f, "task_1"));
+	run_in_child(f, container_not_made, "task_1");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -842,11 +813,8 @@ int main(void)
 		T(slurm_step_dir_matches),
 		T(slurm_step_dir_rejects),
 		T(kill_tree_kills_subtree_only),
-		T(enter_child_moves_caller),
-		T(enter_child_error),
-		T(remove_tree_nested),
-		T(self_dir_of_test_process),
-		T(self_dir_of_nested_process),
+		T(container_cgroup_made_and_removed),
+		T(container_cgroup_not_possible),
 	};
 
 	return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);

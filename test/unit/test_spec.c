@@ -10,6 +10,7 @@
 
 #include "conf/conf.h"
 #include "launcher/image/bundle.h"
+#include "launcher/spec/env.h"
 #include "launcher/spec/spec.h"
 
 #define GOLDEN_DIR "test/unit/golden"
@@ -619,7 +620,7 @@ static void only_host_owned_mounts_are_dropped(void **state)
 			STRINGS("PATH=/usr/bin:/bin", "HOME=/home/alice", "SLURM_JOB_ID=42"));
 }
 
-/* ---- oci_spec_env ----------------------------------------------------------------------- */
+/* ---- spec_env_merge ----------------------------------------------------------------------- */
 
 static void expect_env_keep(const struct oci_conf *conf, char *const *task_env, const char *image,
 			    char *const *keep, const char *const *want)
@@ -632,7 +633,7 @@ static void expect_env_keep(const struct oci_conf *conf, char *const *task_env, 
 
 	if (image != NULL && image_env == NULL)
 		fail_msg("bad test JSON: %s", jerr.text);
-	assert_ok(oci_spec_env(conf, task_env, image_env, keep, &env, &err), err);
+	assert_ok(spec_env_merge(conf, task_env, image_env, keep, &env, &err), err);
 	json_decref(image_env);
 	for (i = 0; want[i] != NULL; i++) {
 		if (env[i] == NULL || strcmp(env[i], want[i]) != 0)
