@@ -1,5 +1,5 @@
 /*
- * launcher/cgroup.c: parsing mountinfo and /proc/<pid>/cgroup, Slurm's cgroup/v2 step
+ * launcher/runtime/cgroup.c: parsing mountinfo and /proc/<pid>/cgroup, Slurm's cgroup/v2 step
  * directory, and, against the REAL cgroup2 file system, entering, killing and removing
  * cgroups.
  *

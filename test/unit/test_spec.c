@@ -1,5 +1,5 @@
 /*
- * launcher/spec.c: the config.json of one task, for a bundle with its own config.json and
+ * launcher/spec/spec.c: the config.json of one task, for a bundle with its own config.json and
  * for a bare root filesystem. The whole result is compared with golden files
  * (UPDATE_GOLDEN=1 rewrites them); the rules are also asserted one by one below.
  */
