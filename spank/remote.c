@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 #include "launcher/runtime/cgroup.h"
 #include "launcher/launch.h"
 #include "launcher/supervise.h"
@@ -30,13 +31,12 @@ __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const stru
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, SPANK_OCI_PREFIX "%s\n", msg ? msg : "container setup failed");
+	fprintf(stderr, SPANK_OCI_PREFIX "%s\n", msg);
 	fflush(stderr);
 	slurm_error(SPANK_OCI_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
-		    t->task_id, (unsigned)t->uid, msg ? msg : "container setup failed");
+		    t->task_id, (unsigned)t->uid, msg);
 	_exit(1);
 }
 

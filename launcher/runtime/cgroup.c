@@ -32,51 +32,67 @@ static void unescape_octal(char *s)
 	*out = '\0';
 }
 
-int cgroup2_mount(const char *mountinfo, char **mount, oci_error_t *err)
+/*
+ * The value pick() finds in the first line that has one (1), or none in the whole file
+ * (0); -1 when the file cannot be read.
+ */
+static int first_value(const char *file, char *(*pick)(char *line), char **value, oci_error_t *err)
 {
-	cleanup_fclose FILE *f = fopen(mountinfo, "re");
+	cleanup_fclose FILE *f = fopen(file, "re");
 	cleanup_free char *line = NULL;
 	size_t cap = 0;
 
 	if (f == NULL)
-		return oci_error_make(err, errno, "%s", mountinfo);
+		return oci_error_make(err, errno, "%s", file);
 	while (getline(&line, &cap, f) >= 0) {
-		/* id parent major:minor root mountpoint options [optional...] - fstype ... */
-		char *sep = strstr(line, " - "), *fields[5] = {0}, *save = NULL;
-		size_t n = 0;
-
-		if (sep == NULL || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		for (char *t = strtok_r(line, " ", &save); t && n < 5;
-		     t = strtok_r(NULL, " ", &save))
-			fields[n++] = t;
-		if (n < 5)
-			continue;
-		*mount = strdup(fields[4]);
-		if (*mount == NULL)
-			return oci_error_make(err, ENOMEM, "cgroup2 mount");
-		unescape_octal(*mount);
-		return 0;
+		*value = pick(line);
+		if (*value != NULL)
+			return 1;
 	}
-	return oci_error_make(err, 0, "no cgroup2 file system is mounted");
+	return 0;
+}
+
+/* id parent major:minor root mountpoint options [optional...] - fstype ...: mountpoint */
+static char *cgroup2_mount_point(char *line)
+{
+	char *sep = strstr(line, " - "), *fields[5] = {0}, *save = NULL, *mount;
+	size_t n = 0;
+
+	if (sep == NULL || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+		return NULL;
+	for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+		fields[n++] = t;
+	if (n < 5)
+		return NULL;
+	mount = xstrdup(fields[4]);
+	unescape_octal(mount);
+	return mount;
+}
+
+int cgroup2_mount(const char *mountinfo, char **mount, oci_error_t *err)
+{
+	int found = first_value(mountinfo, cgroup2_mount_point, mount, err);
+
+	if (found == 0)
+		return oci_error_make(err, 0, "no cgroup2 file system is mounted");
+	return found < 0 ? -1 : 0;
+}
+
+/* "0::<path>": the path */
+static char *v2_path(char *line)
+{
+	if (strncmp(line, "0::", 3) != 0)
+		return NULL;
+	return xstrndup(line + 3, strcspn(line + 3, "\n"));
 }
 
 int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err)
 {
-	cleanup_fclose FILE *f = fopen(proc_cgroup, "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	int found = first_value(proc_cgroup, v2_path, path, err);
 
-	if (f == NULL)
-		return oci_error_make(err, errno, "%s", proc_cgroup);
-	while (getline(&line, &cap, f) >= 0) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		*path = strdup(line + 3);
-		return *path ? 0 : oci_error_make(err, ENOMEM, "%s", proc_cgroup);
-	}
-	return oci_error_make(err, 0, "%s has no cgroup v2 (0::) line", proc_cgroup);
+	if (found == 0)
+		return oci_error_make(err, 0, "%s has no cgroup v2 (0::) line", proc_cgroup);
+	return found < 0 ? -1 : 0;
 }
 
 /* mount + the calling process's cgroup2 path: the task's cgroup directory. */
