@@ -134,7 +134,7 @@ int launch_new(const struct oci_conf *conf, const struct oci_task *task, const c
 	}
 	if (l->identity.kind == IDENTITY_OWN_SUBIDS)
 		userns_init(&l->userns, &l->identity.userns, l->runtime_env);
-	runtime_init(&l->runtime, conf, &l->vars, l->bundle_dir, l->runtime_env,
+	runtime_init(&l->runtime, conf, &l->vars, l->bundle_dir, task->task_id, l->runtime_env,
 		     l->identity.kind == IDENTITY_OWN_SUBIDS ? &l->userns : NULL, &l->waited_ns);
 	*out = l;
 	return 0;

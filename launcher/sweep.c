@@ -27,8 +27,7 @@ static void sweep_tasks(const struct oci_conf *conf, const struct pattern_vars *
 		if (!spool_task_of(e->d_name, &task_id))
 			continue;
 		bundle_dir = path_join(spool, e->d_name);
-		runtime_init(&rt, conf, vars, bundle_dir, env, NULL, NULL);
-		rt.vars.task_id = task_id;
+		runtime_init(&rt, conf, vars, bundle_dir, task_id, env, NULL, NULL);
 		runtime_kill_delete(&rt);
 		runtime_release(&rt);
 	}

@@ -23,6 +23,7 @@ void runtime_init(struct runtime *rt, const struct oci_conf *conf, const struct 
 		.waited_ns = waited_ns,
 	};
 	rt->vars.bundle = bundle;
+	rt->vars.task_id = task_id;
 }
 
 void runtime_release(struct runtime *rt)

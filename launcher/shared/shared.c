@@ -85,9 +85,7 @@ static int wait_joinable(pid_t pid, ino_t *mnt_ns, oci_error_t *err)
 static void shared_runtime(struct runtime *rt, const struct shared_step *s, const char *dir,
 			   uint32_t creator)
 {
-	runtime_init(rt, s->conf, s->vars, dir, s->env, s->userns, s->waited_ns);
-	rt->vars.spool = s->spool;
-	rt->vars.task_id = creator;
+	runtime_init(rt, s->conf, s->vars, dir, creator, s->env, s->userns, s->waited_ns);
 }
 
 static int create(const struct shared_step *s, json_t *spec, const char *dir, struct join_target *t,
