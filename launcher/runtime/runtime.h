@@ -28,11 +28,12 @@ struct runtime {
 };
 
 /*
- * rt for the container whose bundle is `bundle` (%b); the other patterns come from vars.
- * Nothing is borrowed from vars but the strings it points to.
+ * rt for the container of task task_id (%t) whose bundle is `bundle` (%b); the step's
+ * patterns come from step_vars, whose strings rt borrows.
  */
-void runtime_init(struct runtime *rt, const struct oci_conf *conf, const struct pattern_vars *vars,
-		  const char *bundle, char *const *env, struct userns *userns, uint64_t *waited_ns);
+void runtime_init(struct runtime *rt, const struct oci_conf *conf,
+		  const struct pattern_vars *step_vars, const char *bundle, uint32_t task_id,
+		  char *const *env, struct userns *userns, uint64_t *waited_ns);
 void runtime_release(struct runtime *rt);
 
 /*
