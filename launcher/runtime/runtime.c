@@ -10,12 +10,13 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
-void runtime_init(struct runtime *rt, const struct oci_conf *conf, const struct pattern_vars *vars,
-		  const char *bundle, char *const *env, struct userns *userns, uint64_t *waited_ns)
+void runtime_init(struct runtime *rt, const struct oci_conf *conf,
+		  const struct pattern_vars *step_vars, const char *bundle, uint32_t task_id,
+		  char *const *env, struct userns *userns, uint64_t *waited_ns)
 {
 	*rt = (struct runtime){
 		.conf = conf,
-		.vars = *vars,
+		.vars = *step_vars,
 		.env = env,
 		.log_path = xasprintf("%s/runtime.log", bundle),
 		.userns = userns,
