@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "launcher/image/layout.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
 #include "launcher/image/cache.h"
+#include "launcher/image/layout.h"
 #include "launcher/image/squashfs.h"
 
 static bool is_dir(const char *path)
@@ -26,8 +28,8 @@ static bool looks_like_rootfs(const char *path)
 	static const char *const dirs[] = {"bin", "usr", "etc", "lib", "sbin"};
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		cleanup_free char *p = NULL;
-		if (asprintf(&p, "%s/%s", path, dirs[i]) >= 0 && is_dir(p))
+		cleanup_free char *p = path_join(path, dirs[i]);
+		if (is_dir(p))
 			return true;
 	}
 	return false;
@@ -48,12 +50,7 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 	rp = json_object_get(json_object_get(b->config, "root"), "path");
 	if (json_is_string(rp))
 		root = json_string_value(rp);
-	if (root[0] == '/')
-		b->rootfs = strdup(root);
-	else if (asprintf(&b->rootfs, "%s/%s", b->path, root) < 0)
-		b->rootfs = NULL;
-	if (b->rootfs == NULL)
-		return oci_error_make(err, ENOMEM, "bundle %s", b->path);
+	b->rootfs = root[0] == '/' ? xstrdup(root) : path_join(b->path, root);
 	if (!is_dir(b->rootfs))
 		return oci_error_make(err, 0,
 				      "bundle %s has no rootfs: config.json names root.path '%s', "
@@ -72,106 +69,91 @@ static int open_image(struct oci_bundle *b, const char *ref, const char *image_c
 	if (image_cache_get(image_cache, ref, image_cache_size, &b->rootfs, &image_config,
 			    &b->image_lock_fd, err) < 0)
 		return -1;
-	b->path = strdup(ref);
+	b->path = xstrdup(ref);
 	env = json_object_get(image_config, "Env");
-	b->config = json_pack("{s:{s:O}}", "process", "env", env ? env : json_array());
+	b->config = json_pack("{s:{s:o}}", "process", "env", env ? json_incref(env) : json_array());
 	workdir = json_string_value(json_object_get(image_config, "WorkingDir"));
 	if (workdir != NULL && workdir[0] == '/')
-		b->workdir = strdup(workdir);
+		b->workdir = xstrdup(workdir);
 	if (json_is_array(json_object_get(image_config, "Entrypoint")))
 		b->entrypoint = json_incref(json_object_get(image_config, "Entrypoint"));
 	b->is_image = true;
 	json_decref(image_config);
-	if (b->path == NULL || b->config == NULL)
+	if (b->config == NULL)
 		return oci_error_make(err, ENOMEM, "image %s", ref);
+	return 0;
+}
+
+/* A bundle directory or a bare root filesystem (path is a directory we may read). */
+static int open_dir(struct oci_bundle *b, const char *path, bool ignore_config, oci_error_t *err)
+{
+	cleanup_free char *config = NULL, *rootfs = NULL;
+	char *real;
+
+	if (access(path, R_OK | X_OK) < 0)
+		return oci_error_make(err, errno, "bundle %s", path);
+	b->path = realpath(path, NULL);
+	if (b->path == NULL)
+		return oci_error_make(err, errno, "bundle %s", path);
+	config = path_join(b->path, "config.json");
+	rootfs = path_join(b->path, "rootfs");
+	if (!ignore_config && access(config, F_OK) == 0) {
+		if (load_config(b, config, err) < 0)
+			return -1;
+	} else if (is_dir(rootfs)) {
+		b->rootfs = steal_pointer(&rootfs);
+	} else if (looks_like_rootfs(b->path)) {
+		b->rootfs = xstrdup(b->path);
+	} else {
+		return oci_error_make(err, 0,
+				      "%s is neither a bundle (config.json and rootfs) nor a root "
+				      "filesystem (no bin, usr, etc or lib directory)",
+				      path);
+	}
+	/* runtimes refuse a rootfs path with a symlink in it */
+	real = realpath(b->rootfs, NULL);
+	if (real == NULL)
+		return oci_error_make(err, errno, "bundle %s: rootfs %s", path, b->rootfs);
+	free(b->rootfs);
+	b->rootfs = real;
 	return 0;
 }
 
 int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
 		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err)
 {
-	struct oci_bundle *b = calloc(1, sizeof(*b));
-	cleanup_free char *config = NULL, *rootfs = NULL;
+	struct oci_bundle *b = xcalloc(1, sizeof(*b));
 	struct stat st;
+	int rc;
 
-	if (b == NULL)
-		return oci_error_make(err, ENOMEM, "bundle %s", path);
 	b->image_lock_fd = -1;
-	if (image_is_layout_ref(path)) {
-		if (open_image(b, path, image_cache, image_cache_size, err) < 0)
-			goto fail;
-		*out = b;
-		return 0;
-	}
-	if (stat(path, &st) < 0) {
-		oci_error_make(err, errno, "bundle %s", path);
-		goto fail;
-	}
-	if (S_ISREG(st.st_mode) && squashfs_is_image(path)) {
+	if (layout_is_ref(path)) {
+		rc = open_image(b, path, image_cache, image_cache_size, err);
+	} else if (stat(path, &st) < 0) {
+		rc = oci_error_make(err, errno, "bundle %s", path);
+	} else if (S_ISREG(st.st_mode) && squashfs_is_image(path)) {
 		b->path = realpath(path, NULL);
-		b->squashfs = b->path ? strdup(b->path) : NULL;
-		b->readonly = true;
-		if (b->squashfs == NULL) {
-			oci_error_make(err, errno ? errno : ENOMEM, "squashfs image %s", path);
-			goto fail;
+		if (b->path == NULL) {
+			rc = oci_error_make(err, errno, "squashfs image %s", path);
+		} else {
+			b->squashfs = xstrdup(b->path);
+			b->readonly = true;
+			rc = 0;
 		}
-		*out = b;
-		return 0;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		oci_error_make(err, 0,
-			       "%s is neither a directory (bundle or root filesystem), an OCI "
-			       "image layout nor a squashfs file",
-			       path);
-		goto fail;
-	}
-	if (access(path, R_OK | X_OK) < 0) {
-		oci_error_make(err, errno, "bundle %s", path);
-		goto fail;
-	}
-	b->path = realpath(path, NULL);
-	if (b->path == NULL) {
-		oci_error_make(err, errno, "bundle %s", path);
-		goto fail;
-	}
-	if (asprintf(&config, "%s/config.json", b->path) < 0 ||
-	    asprintf(&rootfs, "%s/rootfs", b->path) < 0) {
-		oci_error_make(err, ENOMEM, "bundle %s", path);
-		goto fail;
-	}
-	if (!ignore_config && access(config, F_OK) == 0) {
-		if (load_config(b, config, err) < 0)
-			goto fail;
-	} else if (is_dir(rootfs)) {
-		b->rootfs = steal_pointer(&rootfs);
-	} else if (looks_like_rootfs(b->path)) {
-		b->rootfs = strdup(b->path);
-		if (b->rootfs == NULL) {
-			oci_error_make(err, ENOMEM, "bundle %s", path);
-			goto fail;
-		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		rc = oci_error_make(err, 0,
+				    "%s is neither a directory (bundle or root filesystem), an OCI "
+				    "image layout nor a squashfs file",
+				    path);
 	} else {
-		oci_error_make(err, 0,
-			       "%s is neither a bundle (config.json and rootfs) nor a root "
-			       "filesystem (no bin, usr, etc or lib directory)",
-			       path);
-		goto fail;
+		rc = open_dir(b, path, ignore_config, err);
 	}
-	/* runtimes refuse a rootfs path with a symlink in it */
-	{
-		char *real = realpath(b->rootfs, NULL);
-		if (real == NULL) {
-			oci_error_make(err, errno, "bundle %s: rootfs %s", path, b->rootfs);
-			goto fail;
-		}
-		free(b->rootfs);
-		b->rootfs = real;
+	if (rc < 0) {
+		oci_bundle_free(b);
+		return -1;
 	}
 	*out = b;
 	return 0;
-fail:
-	oci_bundle_free(b);
-	return -1;
 }
 
 void oci_bundle_free(struct oci_bundle *b)

@@ -14,19 +14,25 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/xalloc.h"
 #include "launcher/image/layout.h"
 #include "launcher/image/unpack.h"
 
+/* An image's lock file, next to its entry: held shared while in use, exclusive to change. */
+static int open_lock(const char *entry)
+{
+	cleanup_free char *lock = xasprintf("%s.lock", entry);
+
+	return open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
 /* One line per unpack, for the curious and for the tests (an image is unpacked once). */
-static void log_unpack(const char *cache_dir, const struct image_ref *img,
+static void log_unpack(const char *cache_dir, const struct layout_image *img,
 		       const struct unpack_stats *st)
 {
-	cleanup_free char *path = NULL;
-	cleanup_fclose FILE *f = NULL;
+	cleanup_free char *path = path_join(cache_dir, "unpack.log");
+	cleanup_fclose FILE *f = fopen(path, "ae");
 
-	if (asprintf(&path, "%s/unpack.log", cache_dir) < 0)
-		return;
-	f = fopen(path, "ae");
 	if (f != NULL)
 		fprintf(f,
 			"%ld %s %s layers=%zu entries=%zu devices_skipped=%zu setid_dropped=%zu\n",
@@ -37,43 +43,36 @@ static void log_unpack(const char *cache_dir, const struct image_ref *img,
 /* What a killed unpack of this image left (we hold its lock: nobody is unpacking it). */
 static void remove_stale_unpacks(const char *cache_dir, const char *hex)
 {
-	cleanup_free char *prefix = NULL;
-	DIR *d = opendir(cache_dir);
+	cleanup_free char *prefix = xasprintf(".unpacking-%s-", hex);
+	cleanup_dir DIR *d = opendir(cache_dir);
 	struct dirent *e;
 
-	if (asprintf(&prefix, ".unpacking-%s-", hex) < 0)
-		prefix = NULL;
-	while (prefix != NULL && d != NULL && (e = readdir(d)) != NULL) {
+	while (d != NULL && (e = readdir(d)) != NULL) {
 		cleanup_free char *path = NULL;
 		cleanup_error oci_error_t err = NULL;
 
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-		    asprintf(&path, "%s/%s", cache_dir, e->d_name) >= 0)
-			fs_remove_tree(path, &err);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		path = path_join(cache_dir, e->d_name);
+		fs_remove_tree(path, &err);
 	}
-	if (d != NULL)
-		closedir(d);
 }
 
 /* Where an image came from, for `spank-oci cache list`. */
 static int write_source(const char *tmp, const char *ref, oci_error_t *err)
 {
-	cleanup_free char *path = NULL, *line = NULL;
+	cleanup_free char *path = path_join(tmp, "source"), *line = xasprintf("%s\n", ref);
 
-	if (asprintf(&path, "%s/source", tmp) < 0 || asprintf(&line, "%s\n", ref) < 0)
-		return oci_error_make(err, ENOMEM, "image cache");
 	return fs_write_file(path, line, strlen(line), err);
 }
 
 /* Unpacks the layers, telling progress on stderr (the task's) if it takes a while. */
-static int unpack_into(const char *tmp, const char *ref, const struct image_ref *img,
+static int unpack_into(const char *tmp, const char *ref, const struct layout_image *img,
 		       struct unpack_stats *st, oci_error_t *err)
 {
-	cleanup_free char *rootfs = NULL;
+	cleanup_free char *rootfs = path_join(tmp, "rootfs");
 	struct unpack_progress progress;
 
-	if (asprintf(&rootfs, "%s/rootfs", tmp) < 0)
-		return oci_error_make(err, ENOMEM, "unpacking");
 	if (mkdir(tmp, 0700) < 0 || mkdir(rootfs, 0755) < 0)
 		return oci_error_make(err, errno, "cannot create %s", rootfs);
 	unpack_progress_init(&progress, ref, img->layers_size, stderr);
@@ -88,69 +87,72 @@ static int unpack_into(const char *tmp, const char *ref, const struct image_ref 
 	return 0;
 }
 
-int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
-		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err)
+/* Unpacks img as entry (we hold its lock), through a temporary directory. */
+static int add_entry(const char *cache_dir, const char *entry, const char *ref,
+		     const struct layout_image *img, unsigned long long max_bytes, oci_error_t *err)
 {
-	struct image_ref img;
-	cleanup_free char *entry = NULL, *lock = NULL, *tmp = NULL, *root = NULL;
-	cleanup_close int lock_fd = -1;
+	const char *hex = img->manifest_digest + 7;
+	cleanup_free char *tmp = xasprintf("%s/.unpacking-%s-%d", cache_dir, hex, (int)getpid());
 	struct unpack_stats st = {0};
-	struct stat sb;
-	int rc = -1;
 
-	if (image_resolve(ref, &img, err) < 0)
+	remove_stale_unpacks(cache_dir, hex);
+	if (unpack_into(tmp, ref, img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
+		cleanup_error oci_error_t rerr = NULL;
+		fs_remove_tree(tmp, &rerr);
 		return -1;
-	if (fs_mkdir_private(cache_dir, err) < 0)
-		goto out;
-	if (asprintf(&entry, "%s/%s", cache_dir, img.manifest_digest + 7) < 0 ||
-	    asprintf(&lock, "%s/%s.lock", cache_dir, img.manifest_digest + 7) < 0 ||
-	    asprintf(&root, "%s/rootfs", entry) < 0) {
-		oci_error_make(err, ENOMEM, "image cache");
-		goto out;
 	}
-	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
-		oci_error_make(err, errno, "cannot lock %s", lock);
-		goto out;
+	if (rename(tmp, entry) < 0)
+		return oci_error_make(err, errno, "cannot move %s into place", tmp);
+	log_unpack(cache_dir, img, &st);
+	if (max_bytes > 0) {
+		cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
+		image_cache_prune(cache_dir, max_bytes, false, NULL, &perr);
 	}
+	return 0;
+}
+
+/* The entry of img, unpacked if it is not there yet; gives its lock, held shared. */
+static int get_entry(const char *cache_dir, const char *entry, const char *ref,
+		     const struct layout_image *img, unsigned long long max_bytes, oci_error_t *err)
+{
+	cleanup_close int lock_fd = open_lock(entry);
+	struct stat sb;
+
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
 	if (lstat(entry, &sb) < 0) {
-		if (asprintf(&tmp, "%s/.unpacking-%s-%d", cache_dir, img.manifest_digest + 7,
-			     (int)getpid()) < 0) {
-			oci_error_make(err, ENOMEM, "image cache");
-			goto out;
-		}
-		remove_stale_unpacks(cache_dir, img.manifest_digest + 7);
-		if (unpack_into(tmp, ref, &img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
-			cleanup_error oci_error_t rerr = NULL;
-			fs_remove_tree(tmp, &rerr);
-			goto out;
-		}
-		if (rename(tmp, entry) < 0) {
-			oci_error_make(err, errno, "cannot move %s into place", tmp);
-			goto out;
-		}
-		log_unpack(cache_dir, &img, &st);
-		if (max_bytes > 0) {
-			cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
-			image_cache_prune(cache_dir, max_bytes, false, NULL, &perr);
-		}
+		if (add_entry(cache_dir, entry, ref, img, max_bytes, err) < 0)
+			return -1;
 	} else if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
-		oci_error_make(err, 0, "%s is not a cached image of yours", entry);
-		goto out;
+		return oci_error_make(err, 0, "%s is not a cached image of yours", entry);
 	}
 	utimensat(AT_FDCWD, entry, NULL, AT_SYMLINK_NOFOLLOW); /* last use, for pruning */
 	/* from now on only "in use": others may use it too, pruning may not remove it */
-	if (flock(lock_fd, LOCK_SH) < 0) {
-		oci_error_make(err, errno, "cannot lock %s", lock);
-		goto out;
+	if (flock(lock_fd, LOCK_SH) < 0)
+		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+	return steal_fd(&lock_fd);
+}
+
+int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
+		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err)
+{
+	struct layout_image img;
+	cleanup_free char *entry = NULL;
+	int fd = -1;
+
+	if (layout_resolve(ref, &img, err) < 0)
+		return -1;
+	if (fs_mkdir_private(cache_dir, err) == 0) {
+		entry = path_join(cache_dir, img.manifest_digest + 7);
+		fd = get_entry(cache_dir, entry, ref, &img, max_bytes, err);
 	}
-	*in_use_fd = steal_fd(&lock_fd);
-	*rootfs = steal_pointer(&root);
-	*config = json_incref(img.config);
-	rc = 0;
-out:
-	image_ref_release(&img);
-	return rc;
+	if (fd >= 0) {
+		*in_use_fd = fd;
+		*rootfs = path_join(entry, "rootfs");
+		*config = json_incref(img.config);
+	}
+	layout_image_release(&img);
+	return fd >= 0 ? 0 : -1;
 }
 
 struct cached_image {
@@ -176,30 +178,37 @@ static bool is_entry_name(const char *name)
 	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
 }
 
-/* The cached images, each tried for an exclusive lock (not in use). */
+static int older_first(const void *a, const void *b)
+{
+	const struct cached_image *x = a, *y = b;
+
+	if (x->used.tv_sec != y->used.tv_sec)
+		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+	return (x->used.tv_nsec > y->used.tv_nsec) - (x->used.tv_nsec < y->used.tv_nsec);
+}
+
+/* The cached images, least recently used first, each tried for an exclusive lock. */
 static int scan_cache(const char *cache_dir, struct cached_image **out, size_t *n, oci_error_t *err)
 {
-	DIR *d = opendir(cache_dir);
+	cleanup_dir DIR *d = opendir(cache_dir);
 	struct dirent *e;
 	struct cached_image *list = NULL;
 
 	*n = 0;
+	*out = NULL;
 	if (d == NULL)
 		return errno == ENOENT ? 0 : oci_error_make(err, errno, "%s", cache_dir);
 	while ((e = readdir(d)) != NULL) {
-		cleanup_free char *path = NULL, *lock = NULL;
-		struct cached_image *grown, *img;
+		cleanup_free char *path = NULL;
+		struct cached_image *img;
 		struct stat sb;
 
-		if (!is_entry_name(e->d_name) ||
-		    asprintf(&path, "%s/%s", cache_dir, e->d_name) < 0 ||
-		    asprintf(&lock, "%s.lock", path) < 0 || lstat(path, &sb) < 0 ||
-		    !S_ISDIR(sb.st_mode))
+		if (!is_entry_name(e->d_name))
 			continue;
-		grown = realloc(list, (*n + 1) * sizeof(*list));
-		if (grown == NULL)
-			break;
-		list = grown;
+		path = path_join(cache_dir, e->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		list = xrealloc(list, (*n + 1) * sizeof(*list));
 		img = &list[(*n)++];
 		memcpy(img->name, e->d_name, sizeof(img->name) - 1); /* 64 hex digits */
 		img->name[sizeof(img->name) - 1] = '\0';
@@ -207,13 +216,13 @@ static int scan_cache(const char *cache_dir, struct cached_image **out, size_t *
 		tree_bytes = 0;
 		nftw(path, add_bytes, 16, FTW_PHYS);
 		img->bytes = tree_bytes;
-		img->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		img->lock_fd = open_lock(path);
 		if (img->lock_fd >= 0 && flock(img->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 			close(img->lock_fd);
 			img->lock_fd = -1;
 		}
 	}
-	closedir(d);
+	qsort(list, *n, sizeof(*list), older_first);
 	*out = list;
 	return 0;
 }
@@ -226,40 +235,30 @@ static void release_scan(struct cached_image *list, size_t n)
 	free(list);
 }
 
-static int older_first(const void *a, const void *b)
+static double mib(unsigned long long bytes)
 {
-	const struct cached_image *x = a, *y = b;
-
-	if (x->used.tv_sec != y->used.tv_sec)
-		return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
-	return (x->used.tv_nsec > y->used.tv_nsec) - (x->used.tv_nsec < y->used.tv_nsec);
+	return (double)bytes / (1024.0 * 1024.0);
 }
 
 int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
 {
-	struct cached_image *list = NULL;
+	struct cached_image *list;
 	size_t n;
 
 	if (scan_cache(cache_dir, &list, &n, err) < 0)
 		return -1;
-	qsort(list, n, sizeof(*list), older_first);
 	for (size_t i = 0; i < n; i++) {
-		cleanup_free char *path = NULL;
+		cleanup_free char *path = xasprintf("%s/%s/source", cache_dir, list[i].name);
+		cleanup_fclose FILE *f = fopen(path, "re");
 		char used[32] = "?", source[4096] = "";
 		struct tm tm;
-		FILE *f;
 
 		if (localtime_r(&list[i].used.tv_sec, &tm) != NULL)
 			strftime(used, sizeof(used), "%Y-%m-%dT%H:%M:%S", &tm);
-		if (asprintf(&path, "%s/%s/source", cache_dir, list[i].name) >= 0 &&
-		    (f = fopen(path, "re")) != NULL) {
-			if (fgets(source, sizeof(source), f) != NULL)
-				source[strcspn(source, "\n")] = '\0';
-			fclose(f);
-		}
+		if (f != NULL && fgets(source, sizeof(source), f) != NULL)
+			source[strcspn(source, "\n")] = '\0';
 		fprintf(out, "sha256:%s %10.1f MiB  last used %s  %-6s  %s\n", list[i].name,
-			(double)list[i].bytes / (1024.0 * 1024.0), used,
-			list[i].lock_fd < 0 ? "in-use" : "idle", source);
+			mib(list[i].bytes), used, list[i].lock_fd < 0 ? "in-use" : "idle", source);
 	}
 	release_scan(list, n);
 	return 0;
@@ -268,13 +267,12 @@ int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
 int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
 		      oci_error_t *err)
 {
-	struct cached_image *list = NULL;
+	struct cached_image *list;
 	unsigned long long total = 0;
 	size_t n;
 
 	if (scan_cache(cache_dir, &list, &n, err) < 0)
 		return -1;
-	qsort(list, n, sizeof(*list), older_first);
 	for (size_t i = 0; i < n; i++)
 		total += list[i].bytes;
 	for (size_t i = 0; i < n && (all || total > max_bytes); i++) {
@@ -283,10 +281,8 @@ int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool 
 
 		if (list[i].lock_fd < 0)
 			continue; /* in use */
-		if (asprintf(&path, "%s/%s", cache_dir, list[i].name) < 0 ||
-		    asprintf(&doomed, "%s/.removing-%s-%d", cache_dir, list[i].name,
-			     (int)getpid()) < 0)
-			break;
+		path = path_join(cache_dir, list[i].name);
+		doomed = xasprintf("%s/.removing-%s-%d", cache_dir, list[i].name, (int)getpid());
 		/* out of sight first: nobody may find half an image */
 		if (rename(path, doomed) < 0)
 			continue;
@@ -294,7 +290,7 @@ int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool 
 		total -= list[i].bytes;
 		if (out != NULL)
 			fprintf(out, "removed sha256:%s (%.1f MiB)\n", list[i].name,
-				(double)list[i].bytes / (1024.0 * 1024.0));
+				mib(list[i].bytes));
 	}
 	release_scan(list, n);
 	return 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 
 #define SHA256_PREFIX "sha256:"
 #define SHA256_HEX 64
@@ -77,12 +78,8 @@ int digest_read_file(const char *path, const char *expected, char **data, size_t
 	for (;;) {
 		ssize_t n;
 
-		if (cap - size < 4096) {
-			char *grown = realloc(buf, cap = cap ? 2 * cap : 65536);
-			if (grown == NULL)
-				return oci_error_make(err, ENOMEM, "%s", path);
-			buf = grown;
-		}
+		if (cap - size < 4096)
+			buf = xrealloc(buf, cap = cap ? 2 * cap : 65536);
 		n = read(fd, buf + size, cap - size - 1);
 		if (n < 0 && errno == EINTR)
 			continue;

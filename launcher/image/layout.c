@@ -8,57 +8,53 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
 #include "launcher/image/digest.h"
 
-#define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define REF_NAME "org.opencontainers.image.ref.name"
 
 static bool is_layout_dir(const char *dir)
 {
-	cleanup_free char *marker = NULL;
+	cleanup_free char *marker = path_join(dir, "oci-layout");
 
-	return asprintf(&marker, "%s/oci-layout", dir) >= 0 && access(marker, F_OK) == 0;
+	return access(marker, F_OK) == 0;
 }
 
-/* Splits "DIR:tag" or "DIR@sha256:hex" (the selector after the last '/'). */
-static int split_ref(const char *ref, char **dir, char **tag, char **digest)
+/* Splits "DIR:tag" or "DIR@sha256:hex" (the selector after the last '/'); gives DIR. */
+static char *split_ref(const char *ref, char **tag, char **digest)
 {
 	const char *slash = strrchr(ref, '/'), *base = slash ? slash + 1 : ref;
 	const char *at = strchr(base, '@'), *colon = strchr(base, ':');
 
 	*tag = *digest = NULL;
-	if (is_layout_dir(ref)) {
-		*dir = strdup(ref);
-	} else if (at != NULL) {
-		*dir = strndup(ref, (size_t)(at - ref));
-		*digest = strdup(at + 1);
-	} else if (colon != NULL) {
-		*dir = strndup(ref, (size_t)(colon - ref));
-		*tag = strdup(colon + 1);
-	} else {
-		*dir = strdup(ref);
+	if (is_layout_dir(ref))
+		return xstrdup(ref);
+	if (at != NULL) {
+		*digest = xstrdup(at + 1);
+		return xstrndup(ref, (size_t)(at - ref));
 	}
-	return *dir ? 0 : -1;
+	if (colon != NULL) {
+		*tag = xstrdup(colon + 1);
+		return xstrndup(ref, (size_t)(colon - ref));
+	}
+	return xstrdup(ref);
 }
 
-bool image_is_layout_ref(const char *path)
+bool layout_is_ref(const char *path)
 {
-	cleanup_free char *dir = NULL, *tag = NULL, *digest = NULL;
+	cleanup_free char *tag = NULL, *digest = NULL;
+	cleanup_free char *dir = split_ref(path, &tag, &digest);
 
-	return split_ref(path, &dir, &tag, &digest) == 0 && is_layout_dir(dir);
+	return is_layout_dir(dir);
 }
 
 /* blobs/<alg>/<hex> of a digest, refusing anything but a plain sha256 hex digest. */
 static char *blob_path(const char *layout, const char *digest)
 {
-	char *path = NULL;
-
 	if (!digest_is_valid(digest))
 		return NULL;
-	if (asprintf(&path, "%s/blobs/sha256/%s", layout, digest + 7) < 0)
-		return NULL;
-	return path;
+	return xasprintf("%s/blobs/sha256/%s", layout, digest + 7);
 }
 
 static json_t *load_blob(const char *layout, const char *digest, oci_error_t *err)
@@ -116,18 +112,41 @@ static json_t *select_manifest(const char *ref, json_t *index, const char *tag, 
 	return found;
 }
 
-int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
+/* The manifest's layer descriptors, each with a valid digest and size. */
+static int read_layers(const char *ref, json_t *layers, struct layout_image *out, oci_error_t *err)
+{
+	json_t *l;
+	size_t i;
+
+	out->layers = xcalloc(json_array_size(layers) + 1, sizeof(*out->layers));
+	json_array_foreach(layers, i, l)
+	{
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+		struct layout_layer *layer = &out->layers[out->nlayers++];
+
+		layer->path = blob_path(out->layout, d);
+		layer->media_type = xstrdup(mt ? mt : "");
+		layer->digest = d ? xstrdup(d) : NULL;
+		layer->size = json_integer_value(json_object_get(l, "size"));
+		out->layers_size += (unsigned long long)layer->size;
+		if (layer->path == NULL || layer->digest == NULL || layer->size < 0)
+			return oci_error_make(err, 0, "image %s: invalid layer digest '%s'", ref,
+					      d ? d : "");
+	}
+	return 0;
+}
+
+int layout_resolve(const char *ref, struct layout_image *out, oci_error_t *err)
 {
 	cleanup_free char *tag = NULL, *digest = NULL, *index_path = NULL;
-	json_t *index = NULL, *manifest = NULL, *config = NULL, *desc, *layers, *l;
+	json_t *index = NULL, *manifest = NULL, *config = NULL, *desc;
 	json_error_t jerr;
-	size_t i;
 	int rc = -1;
 
-	*out = (struct image_ref){0};
-	if (split_ref(ref, &out->layout, &tag, &digest) < 0 ||
-	    asprintf(&index_path, "%s/index.json", out->layout) < 0)
-		return oci_error_make(err, ENOMEM, "image %s", ref);
+	*out = (struct layout_image){0};
+	out->layout = split_ref(ref, &tag, &digest);
+	index_path = path_join(out->layout, "index.json");
 	index = json_load_file(index_path, 0, &jerr);
 	if (index == NULL) {
 		oci_error_make(err, 0, "image %s: %s: %s", ref, index_path, jerr.text);
@@ -137,7 +156,7 @@ int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
 	if (desc == NULL)
 		goto out;
 	/* a descriptor without a digest: "" is refused as an invalid digest by load_blob */
-	out->manifest_digest = strdup(json_string_value(json_object_get(desc, "digest")) ?: "");
+	out->manifest_digest = xstrdup(json_string_value(json_object_get(desc, "digest")) ?: "");
 	manifest = load_blob(out->layout, out->manifest_digest, err);
 	if (manifest == NULL)
 		goto out;
@@ -148,49 +167,26 @@ int image_resolve(const char *ref, struct image_ref *out, oci_error_t *err)
 	if (config == NULL)
 		goto out;
 	out->config = json_incref(json_object_get(config, "config"));
-	layers = json_object_get(manifest, "layers");
-	out->layers = calloc(json_array_size(layers) + 1, sizeof(*out->layers));
-	if (out->layers == NULL) {
-		oci_error_make(err, ENOMEM, "image %s", ref);
-		goto out;
-	}
-	json_array_foreach(layers, i, l)
-	{
-		const char *d = json_string_value(json_object_get(l, "digest"));
-		const char *mt = json_string_value(json_object_get(l, "mediaType"));
-		struct image_layer *layer = &out->layers[out->nlayers++];
-
-		layer->path = blob_path(out->layout, d);
-		layer->media_type = strdup(mt ? mt : "");
-		layer->digest = d ? strdup(d) : NULL;
-		layer->size = json_integer_value(json_object_get(l, "size"));
-		out->layers_size += (unsigned long long)layer->size;
-		if (layer->path == NULL || layer->digest == NULL || layer->size < 0) {
-			oci_error_make(err, 0, "image %s: invalid layer digest '%s'", ref,
-				       d ? d : "");
-			goto out;
-		}
-	}
-	rc = 0;
+	rc = read_layers(ref, json_object_get(manifest, "layers"), out, err);
 out:
 	json_decref(index);
 	json_decref(manifest);
 	json_decref(config);
 	if (rc < 0)
-		image_ref_release(out);
+		layout_image_release(out);
 	return rc;
 }
 
-void image_ref_release(struct image_ref *r)
+void layout_image_release(struct layout_image *img)
 {
-	free(r->layout);
-	free(r->manifest_digest);
-	json_decref(r->config);
-	for (size_t i = 0; i < r->nlayers; i++) {
-		free(r->layers[i].path);
-		free(r->layers[i].media_type);
-		free(r->layers[i].digest);
+	free(img->layout);
+	free(img->manifest_digest);
+	json_decref(img->config);
+	for (size_t i = 0; i < img->nlayers; i++) {
+		free(img->layers[i].path);
+		free(img->layers[i].media_type);
+		free(img->layers[i].digest);
 	}
-	free(r->layers);
-	*r = (struct image_ref){0};
+	free(img->layers);
+	*img = (struct layout_image){0};
 }

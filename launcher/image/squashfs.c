@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/proc.h"
 #include "common/strv.h"
+#include "common/xalloc.h"
 
 #define SQUASHFS_MAGIC "hsqs" /* 0x73717368, little endian */
 
@@ -31,11 +32,11 @@ bool squashfs_is_image(const char *path)
 /* Something is mounted at path: it is on another device than its parent. */
 static bool is_mountpoint(const char *path)
 {
-	cleanup_free char *copy = strdup(path);
+	cleanup_free char *copy = xstrdup(path);
 	struct stat st, parent;
 
-	return copy != NULL && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-	       stat(dirname(copy), &parent) == 0 && st.st_dev != parent.st_dev;
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(dirname(copy), &parent) == 0 &&
+	       st.st_dev != parent.st_dev;
 }
 
 /* Runs a helper program (no shell), its output kept for the error message. */

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "launcher/image/digest.h"
 #include "common/fsutil.h"
+#include "common/xalloc.h"
+#include "launcher/image/digest.h"
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
@@ -81,12 +82,8 @@ static char *clean_name(const char *name)
 
 	if (name == NULL || name[0] == '/')
 		return NULL;
-	copy = strdup(name);
-	out = calloc(1, strlen(name) + 1);
-	if (copy == NULL || out == NULL) {
-		free(out);
-		return NULL;
-	}
+	copy = xstrdup(name);
+	out = xcalloc(1, strlen(name) + 1);
 	for (char *part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
 		if (strcmp(part, ".") == 0)
 			continue;
@@ -112,20 +109,25 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* name in dir, both relative to the root ("" is the root itself). */
+static char *name_in(const char *dir, const char *name)
+{
+	return *dir ? path_join(dir, name) : xstrdup(name);
+}
+
+/* 0, or -1 if the tree cannot grow (out of memory). */
 static int names_add(struct layer_names *n, const char *clean)
 {
-	cleanup_free char *copy = strdup(clean);
+	cleanup_free char *copy = xstrdup(clean);
 	char *slash;
 
-	if (copy == NULL)
-		return -1;
 	do {
 		char *dup;
 
 		if (tfind(copy, &n->tree, compare_names) != NULL)
 			break; /* so are its parents */
-		dup = strdup(copy);
-		if (dup == NULL || tsearch(dup, &n->tree, compare_names) == NULL) {
+		dup = xstrdup(copy);
+		if (tsearch(dup, &n->tree, compare_names) == NULL) {
 			free(dup);
 			return -1;
 		}
@@ -138,10 +140,8 @@ static int names_add(struct layer_names *n, const char *clean)
 
 static bool names_has(struct layer_names *n, const char *dir, const char *base)
 {
-	cleanup_free char *full = NULL;
+	cleanup_free char *full = name_in(dir, base);
 
-	if (asprintf(&full, "%s%s%s", dir, *dir ? "/" : "", base) < 0)
-		return false;
 	return tfind(full, &n->tree, compare_names) != NULL;
 }
 
@@ -163,13 +163,10 @@ static int open_dir_beneath(int root, const char *dir)
 
 static void remove_at(int dirfd, const char *name)
 {
-	char path[64];
-	cleanup_free char *victim = NULL;
+	cleanup_free char *victim = xasprintf("/proc/self/fd/%d/%s", dirfd, name);
 	cleanup_error oci_error_t err = NULL;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
-	if (asprintf(&victim, "%s/%s", path, name) >= 0)
-		fs_remove_tree(victim, &err);
+	fs_remove_tree(victim, &err);
 }
 
 /*
@@ -179,11 +176,14 @@ static void remove_at(int dirfd, const char *name)
  */
 static void remove_lower(int dirfd, const char *dir, struct layer_names *names)
 {
-	DIR *d = fdopendir(dup(dirfd));
+	cleanup_close int fd = dup(dirfd);
+	cleanup_dir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		cleanup_free char *sub = NULL;
+	if (d == NULL)
+		return;
+	steal_fd(&fd); /* d owns it now */
+	while ((e = readdir(d)) != NULL) {
 		cleanup_close int subfd = -1;
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -193,17 +193,17 @@ static void remove_lower(int dirfd, const char *dir, struct layer_names *names)
 			continue;
 		}
 		subfd = open_dir_beneath(dirfd, e->d_name); /* fails for files and symlinks */
-		if (subfd >= 0 && asprintf(&sub, "%s%s%s", dir, *dir ? "/" : "", e->d_name) >= 0)
+		if (subfd >= 0) {
+			cleanup_free char *sub = name_in(dir, e->d_name);
 			remove_lower(subfd, sub, names);
+		}
 	}
-	if (d != NULL)
-		closedir(d);
 }
 
 /* A whiteout removes one name of lower layers; an opaque marker, a directory's content. */
 static int apply_whiteout(int root, const char *name, struct layer_names *names, oci_error_t *err)
 {
-	cleanup_free char *dir = strdup(name), *full = NULL;
+	cleanup_free char *dir = xstrdup(name), *full = NULL;
 	char *slash = strrchr(dir, '/');
 	const char *base = slash ? slash + 1 : dir;
 	cleanup_close int dirfd = -1, subfd = -1;
@@ -230,8 +230,10 @@ static int apply_whiteout(int root, const char *name, struct layer_names *names,
 	}
 	/* the layer brought this name (a directory): only what was below it goes */
 	subfd = open_dir_beneath(dirfd, base);
-	if (subfd >= 0 && asprintf(&full, "%s%s%s", dir, *dir ? "/" : "", base) >= 0)
+	if (subfd >= 0) {
+		full = name_in(dir, base);
 		remove_lower(subfd, full, names);
+	}
 	return 0;
 }
 
@@ -250,20 +252,30 @@ struct layer_reader {
 	char buf[1 << 16];
 };
 
-static la_ssize_t read_blob(struct archive *a, void *data, const void **buf)
+/* One read of the blob, hashed and counted: bytes read, 0 at its end, -1 with errno. */
+static ssize_t read_chunk(struct layer_reader *r)
 {
-	struct layer_reader *r = data;
 	ssize_t n;
 
 	do
 		n = read(r->fd, r->buf, sizeof(r->buf));
 	while (n < 0 && errno == EINTR);
+	if (n >= 0) {
+		digest_update(&r->digest, r->buf, (size_t)n);
+		progress_add(r->progress, (size_t)n);
+	}
+	return n;
+}
+
+static la_ssize_t read_blob(struct archive *a, void *data, const void **buf)
+{
+	struct layer_reader *r = data;
+	ssize_t n = read_chunk(r);
+
 	if (n < 0) {
 		archive_set_error(a, errno, "read error");
 		return -1;
 	}
-	digest_update(&r->digest, r->buf, (size_t)n);
-	progress_add(r->progress, (size_t)n);
 	*buf = r->buf;
 	return n;
 }
@@ -271,18 +283,11 @@ static la_ssize_t read_blob(struct archive *a, void *data, const void **buf)
 /* What libarchive left unread (a tar's padding) counts for the digest too. */
 static int read_rest(struct layer_reader *r, oci_error_t *err)
 {
-	for (;;) {
-		ssize_t n = read(r->fd, r->buf, sizeof(r->buf));
+	ssize_t n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return oci_error_make(err, errno, "read error");
-		if (n == 0)
-			return 0;
-		digest_update(&r->digest, r->buf, (size_t)n);
-		progress_add(r->progress, (size_t)n);
-	}
+	while ((n = read_chunk(r)) > 0)
+		continue;
+	return n < 0 ? oci_error_make(err, errno, "read error") : 0;
 }
 
 /* An entry made safe to write: relative, no device, no setid bit, owned by us. */
@@ -415,11 +420,9 @@ int unpack_layer(const char *rootfs, const struct unpack_source *layer,
 {
 	cleanup_close int root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_free struct layer_reader *r = calloc(1, sizeof(*r));
+	cleanup_free struct layer_reader *r = xcalloc(1, sizeof(*r));
 	int rc;
 
-	if (r == NULL)
-		return oci_error_make(err, ENOMEM, "layer %s", layer->path);
 	if (root < 0)
 		return oci_error_make(err, errno, "%s", rootfs);
 	r->fd = open(layer->path, O_RDONLY | O_CLOEXEC);

@@ -157,10 +157,10 @@ static void write_index_two(struct fixture *f)
 static void resolve_error(const char *ref, const char *sub1, const char *sub2)
 {
 	cleanup_error oci_error_t err = NULL;
-	struct image_ref r;
+	struct layout_image r;
 
-	if (image_resolve(ref, &r, &err) == 0) {
-		image_ref_release(&r);
+	if (layout_resolve(ref, &r, &err) == 0) {
+		layout_image_release(&r);
 		fail_msg("%s resolved without error", ref);
 	}
 	assert_error_has(err, sub1);
@@ -174,7 +174,7 @@ static void resolve_error(const char *ref, const char *sub1, const char *sub2)
 	assert_int_equal(r.nlayers, 0);
 }
 
-/* ---- image_is_layout_ref ---------------------------------------------------------------- */
+/* ---- layout_is_ref ---------------------------------------------------------------- */
 
 static void layout_ref_forms(void **state)
 {
@@ -188,22 +188,22 @@ static void layout_ref_forms(void **state)
 	cleanup_free char *missing_tagged = xasprintf("%s/missing:latest", f->dir);
 	cleanup_free char *file = xasprintf("%s/oci-layout", f->layout);
 
-	assert_true(image_is_layout_ref(f->layout));
-	assert_true(image_is_layout_ref(tagged));
-	assert_true(image_is_layout_ref(pinned));
-	assert_true(image_is_layout_ref(slash));
+	assert_true(layout_is_ref(f->layout));
+	assert_true(layout_is_ref(tagged));
+	assert_true(layout_is_ref(pinned));
+	assert_true(layout_is_ref(slash));
 	make_dir(f->dir, "plain", 0755);
-	assert_false(image_is_layout_ref(plain_dir));
-	assert_false(image_is_layout_ref(plain_tagged));
-	assert_false(image_is_layout_ref(missing));
-	assert_false(image_is_layout_ref(missing_tagged));
-	assert_false(image_is_layout_ref(file));
-	assert_false(image_is_layout_ref("docker://alpine:3.19"));
+	assert_false(layout_is_ref(plain_dir));
+	assert_false(layout_is_ref(plain_tagged));
+	assert_false(layout_is_ref(missing));
+	assert_false(layout_is_ref(missing_tagged));
+	assert_false(layout_is_ref(file));
+	assert_false(layout_is_ref("docker://alpine:3.19"));
 }
 
-/* ---- image_resolve ---------------------------------------------------------------------- */
+/* ---- layout_resolve ---------------------------------------------------------------------- */
 
-static void assert_layer(struct fixture *f, const struct image_layer *l, const char *digest,
+static void assert_layer(struct fixture *f, const struct layout_layer *l, const char *digest,
 			 const char *media_type, long long size)
 {
 	cleanup_free char *path = blob_file(f, digest);
@@ -218,9 +218,9 @@ static void resolve_single_manifest(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	struct image_ref r;
+	struct layout_image r;
 
-	assert_ok(image_resolve(f->layout, &r, &err), err);
+	assert_ok(layout_resolve(f->layout, &r, &err), err);
 	assert_string_equal(r.layout, f->layout);
 	assert_string_equal(r.manifest_digest, f->manifest1);
 	assert_non_null(r.config);
@@ -231,7 +231,7 @@ static void resolve_single_manifest(void **state)
 	assert_layer(f, &r.layers[0], f->layer1, MT_TAR_GZIP, 24);
 	assert_layer(f, &r.layers[1], f->layer2, MT_TAR_ZSTD, 25);
 	assert_int_equal(r.layers_size, 24 + 25);
-	image_ref_release(&r);
+	layout_image_release(&r);
 	assert_null(r.layers);
 
 	/* its tag and its digest name it too */
@@ -239,14 +239,14 @@ static void resolve_single_manifest(void **state)
 		cleanup_free char *tagged = xasprintf("%s:latest", f->layout);
 		cleanup_free char *pinned = xasprintf("%s@%s", f->layout, f->manifest1);
 
-		assert_ok(image_resolve(tagged, &r, &err), err);
+		assert_ok(layout_resolve(tagged, &r, &err), err);
 		assert_string_equal(r.layout, f->layout);
 		assert_string_equal(r.manifest_digest, f->manifest1);
-		image_ref_release(&r);
-		assert_ok(image_resolve(pinned, &r, &err), err);
+		layout_image_release(&r);
+		assert_ok(layout_resolve(pinned, &r, &err), err);
 		assert_string_equal(r.layout, f->layout);
 		assert_string_equal(r.manifest_digest, f->manifest1);
-		image_ref_release(&r);
+		layout_image_release(&r);
 	}
 }
 
@@ -255,20 +255,20 @@ static void resolve_by_tag(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *v1 = xasprintf("%s:v1", f->layout), *v2 = xasprintf("%s:v2", f->layout);
-	struct image_ref r;
+	struct layout_image r;
 
 	write_index_two(f);
-	assert_ok(image_resolve(v2, &r, &err), err);
+	assert_ok(layout_resolve(v2, &r, &err), err);
 	assert_string_equal(r.layout, f->layout);
 	assert_string_equal(r.manifest_digest, f->manifest2);
 	assert_int_equal(r.nlayers, 1);
 	assert_layer(f, &r.layers[0], f->layer2, MT_TAR_ZSTD, 25);
 	assert_int_equal(r.layers_size, 25);
-	image_ref_release(&r);
-	assert_ok(image_resolve(v1, &r, &err), err);
+	layout_image_release(&r);
+	assert_ok(layout_resolve(v1, &r, &err), err);
 	assert_string_equal(r.manifest_digest, f->manifest1);
 	assert_int_equal(r.nlayers, 2);
-	image_ref_release(&r);
+	layout_image_release(&r);
 }
 
 static void resolve_by_digest(void **state)
@@ -276,14 +276,14 @@ static void resolve_by_digest(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *ref = xasprintf("%s@%s", f->layout, f->manifest2);
-	struct image_ref r;
+	struct layout_image r;
 
 	write_index_two(f);
-	assert_ok(image_resolve(ref, &r, &err), err);
+	assert_ok(layout_resolve(ref, &r, &err), err);
 	assert_string_equal(r.layout, f->layout);
 	assert_string_equal(r.manifest_digest, f->manifest2);
 	assert_int_equal(r.nlayers, 1);
-	image_ref_release(&r);
+	layout_image_release(&r);
 }
 
 static void resolve_needs_selector(void **state)
