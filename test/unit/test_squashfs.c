@@ -1,5 +1,5 @@
 /*
- * launcher/squashfs.c: what is taken for a squashfs image (nothing is mounted here).
+ * launcher/image/squashfs.c: what is taken for a squashfs image (nothing is mounted here).
  */
 #include "unit.h"
 
@@ -26,26 +26,28 @@ static void magic_makes_an_image(void **state)
 static void other_files_are_not(void **state)
 {
 	struct dir_fixture *f = *state;
-	cleanup_free char *shortf = dir_fixture_at(f, "short"), *empty = dir_fixture_at(f, "empty");
-	cleanup_free char *other = dir_fixture_at(f, "other"), *upper = dir_fixture_at(f, "upper");
-	cleanup_free char *big_endian = dir_fixture_at(f, "big-endian"),
-			  *later = dir_fixture_at(f, "later");
+	/* too short, empty, another magic, upper case, big endian, not at the start */
+	static const struct {
+		const char *name, *text;
+	} files[] = {
+		{"short", "hsq"},
+		{"empty", ""},
+		{"other", "SIF_MAGIC and more bytes"},
+		{"upper", "HSQS and more bytes"},
+		{"big-endian", "sqsh and more bytes"},
+		{"later", " hsqs"},
+	};
 	cleanup_free char *dir = dir_fixture_at(f, "dir.sqfs"), *fifo = dir_fixture_at(f, "fifo");
 	cleanup_free char *missing = dir_fixture_at(f, "missing.sqfs"),
 			  *dangling = dir_fixture_at(f, "dangling");
 
-	write_text(shortf, NULL, "hsq");
-	assert_false(squashfs_is_image(shortf));
-	write_text(empty, NULL, "");
-	assert_false(squashfs_is_image(empty));
-	write_text(other, NULL, "SIF_MAGIC and more bytes");
-	assert_false(squashfs_is_image(other));
-	write_text(upper, NULL, "HSQS and more bytes");
-	assert_false(squashfs_is_image(upper));
-	write_text(big_endian, NULL, "sqsh and more bytes");
-	assert_false(squashfs_is_image(big_endian));
-	write_text(later, NULL, " hsqs");
-	assert_false(squashfs_is_image(later));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		cleanup_free char *path = dir_fixture_at(f, files[i].name);
+
+		write_text(path, NULL, files[i].text);
+		if (squashfs_is_image(path))
+			fail_msg("%s (\"%s\") taken for an image", files[i].name, files[i].text);
+	}
 	/* a directory, even one holding an image, and its name ending in .sqfs */
 	make_dir(f->dir, "dir.sqfs", 0755);
 	write_text(dir, "hsqs", "hsqs");

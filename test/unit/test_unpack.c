@@ -1,58 +1,14 @@
 /*
- * launcher/unpack.c: image layers applied to a root filesystem. Each test builds its
+ * launcher/image/unpack.c: image layers applied to a root filesystem. Each test builds its
  * layers with libarchive's writer, applies them to <tmp>/rootfs and looks at the file
  * system; <tmp>/outside, next to the rootfs, must stay empty whatever a layer holds.
  */
-#include "unit.h"
+#include "image_fixture.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
-#include <openssl/evp.h>
 #include <regex.h>
-#include <sys/sysmacros.h>
 
 #include "launcher/image/unpack.h"
-
-enum filter { PLAIN, GZIP, ZSTD };
-
-/* One entry of a layer; a list of them ends with an entry whose type is 0. */
-struct entry {
-	char type; /* 'f' file, 'd' directory, 'l' symlink, 'h' hard link, 'c'/'b' device */
-	const char *name;
-	const char *data; /* a file's content, a link's target */
-	mode_t mode;	  /* 0: 0644 for files, 0755 for directories */
-	size_t len;	  /* of data, when it is not a string */
-};
-
-#define F(n, d)                                                                                    \
-	{                                                                                          \
-		.type = 'f', .name = (n), .data = (d)                                              \
-	}
-#define FM(n, d, m)                                                                                \
-	{                                                                                          \
-		.type = 'f', .name = (n), .data = (d), .mode = (m)                                 \
-	}
-#define D(n)                                                                                       \
-	{                                                                                          \
-		.type = 'd', .name = (n)                                                           \
-	}
-#define DM(n, m)                                                                                   \
-	{                                                                                          \
-		.type = 'd', .name = (n), .mode = (m)                                              \
-	}
-#define L(n, target)                                                                               \
-	{                                                                                          \
-		.type = 'l', .name = (n), .data = (target)                                         \
-	}
-#define H(n, target)                                                                               \
-	{                                                                                          \
-		.type = 'h', .name = (n), .data = (target)                                         \
-	}
-#define DEV(type_, n)                                                                              \
-	{                                                                                          \
-		.type = (type_), .name = (n)                                                       \
-	}
 
 struct fixture {
 	char *dir, *rootfs, *outside;
@@ -61,10 +17,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->rootfs = xasprintf("%s/rootfs", f->dir);
 	f->outside = xasprintf("%s/outside", f->dir);
 	make_dir(f->dir, "rootfs", 0755);
@@ -77,70 +31,19 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->rootfs);
 	free(f->outside);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 
 /* Writes a layer blob (a pax tar, maybe compressed) into the fixture's directory. */
-static char *make_layer(struct fixture *f, enum filter filter, const struct entry *entries)
+static char *make_layer(struct fixture *f, enum layer_filter filter,
+			const struct layer_entry *entries)
 {
 	char *path = xasprintf("%s/layer%d.tar", f->dir, ++f->nlayers);
-	struct archive *a = archive_write_new();
 
-	assert_non_null(a);
-	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-	if (filter == GZIP)
-		assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-	if (filter == ZSTD)
-		assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
-	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-	for (const struct entry *e = entries; e->type != 0; e++) {
-		struct archive_entry *ae = archive_entry_new();
-		size_t len = e->len ? e->len : e->data ? strlen(e->data) : 0;
-
-		assert_non_null(ae);
-		archive_entry_set_pathname(ae, e->name);
-		archive_entry_set_mtime(ae, 1700000000, 0);
-		switch (e->type) {
-		case 'f':
-			archive_entry_set_filetype(ae, AE_IFREG);
-			archive_entry_set_perm(ae, e->mode ? e->mode : 0644);
-			archive_entry_set_size(ae, (la_int64_t)len);
-			break;
-		case 'd':
-			archive_entry_set_filetype(ae, AE_IFDIR);
-			archive_entry_set_perm(ae, e->mode ? e->mode : 0755);
-			break;
-		case 'l':
-			archive_entry_set_filetype(ae, AE_IFLNK);
-			archive_entry_set_perm(ae, 0777);
-			archive_entry_set_symlink(ae, e->data);
-			break;
-		case 'h':
-			archive_entry_set_filetype(ae, AE_IFREG);
-			archive_entry_set_perm(ae, 0644);
-			archive_entry_set_hardlink(ae, e->data);
-			break;
-		case 'c':
-		case 'b':
-			archive_entry_set_filetype(ae, e->type == 'c' ? AE_IFCHR : AE_IFBLK);
-			archive_entry_set_perm(ae, 0666);
-			archive_entry_set_rdev(ae, makedev(1, 3));
-			break;
-		default:
-			fail_msg("unknown entry type '%c'", e->type);
-		}
-		assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
-		if (e->type == 'f' && len > 0)
-			assert_int_equal(archive_write_data(a, e->data, len), (la_ssize_t)len);
-		archive_entry_free(ae);
-	}
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
+	write_layer(path, filter, entries);
 	return path;
 }
 
@@ -153,7 +56,7 @@ static int apply(struct fixture *f, const char *path, struct unpack_stats *stats
 }
 
 /* Builds a layer and applies it, failing the test on an error. */
-static void apply_ok(struct fixture *f, enum filter filter, const struct entry *entries,
+static void apply_ok(struct fixture *f, enum layer_filter filter, const struct layer_entry *entries,
 		     struct unpack_stats *stats)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -164,7 +67,7 @@ static void apply_ok(struct fixture *f, enum filter filter, const struct entry *
 }
 
 /* Builds a layer that must be refused; nothing may appear outside the rootfs. */
-static void apply_refused(struct fixture *f, const struct entry *entries, const char *sub)
+static void apply_refused(struct fixture *f, const struct layer_entry *entries, const char *sub)
 {
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, PLAIN, entries);
@@ -181,16 +84,22 @@ static void apply_refused(struct fixture *f, const struct entry *entries, const 
 	assert_string_equal(cwd_before, cwd_after);
 }
 
+/* Builds a layer and applies it: true, or false with an error that says it was refused. */
+static bool apply_unless_refused(struct fixture *f, const struct layer_entry *entries)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = make_layer(f, PLAIN, entries);
+	struct unpack_stats stats = {0};
+
+	if (apply(f, path, &stats, &err) == 0)
+		return true;
+	assert_error_has(err, "refused");
+	return false;
+}
+
 static char *at(struct fixture *f, const char *rel)
 {
 	return xasprintf("%s/%s", f->rootfs, rel);
-}
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static void assert_file(struct fixture *f, const char *rel, const char *text)
@@ -225,14 +134,13 @@ static void assert_mode(struct fixture *f, const char *rel, mode_t type, mode_t 
 
 static size_t count_entries(const char *dir)
 {
-	DIR *d = opendir(dir);
+	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *e;
 	size_t n = 0;
 
 	assert_non_null(d);
 	while ((e = readdir(d)) != NULL)
 		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-	closedir(d);
 	return n;
 }
 
@@ -259,7 +167,7 @@ static void assert_outside_empty(struct fixture *f)
 static void unpack_files_dirs_links(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		DM("./etc/", 0750),
 		FM("./etc/motd", "hello\n", 0640),
 		FM("bin/tool", "#!/bin/sh\n", 0755), /* its directory comes implicitly */
@@ -305,10 +213,10 @@ static void unpack_files_dirs_links(void **state)
 static void unpack_upper_layer_replaces(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry lower[] = {
+	const struct layer_entry lower[] = {
 		F("a", "lower a"), L("b", "a"), D("c"), F("c/x", "lower x"), {0},
 	};
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		F("a", "upper a"),
 		F("b", "upper b"), /* a file where a symlink was: the link goes */
 		F("c/y", "upper y"),
@@ -326,7 +234,7 @@ static void unpack_upper_layer_replaces(void **state)
 
 /* ---- whiteouts and opaque directories --------------------------------------------------- */
 
-static const struct entry lower_tree[] = {
+static const struct layer_entry lower_tree[] = {
 	F("a", "a"),
 	F("b", "b"),
 	D("d"),
@@ -343,7 +251,7 @@ static const struct entry lower_tree[] = {
 static void whiteout_removes_lower(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		F(".wh.a", ""),
 		F("d/.wh.old1", ""),
 		F(".wh.e", ""), /* a whole directory */
@@ -370,7 +278,7 @@ static void whiteout_removes_lower(void **state)
 static void whiteout_spares_same_layer(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		F("a", "new a"),       F(".wh.a", ""),
 		F("new", "new"),       F(".wh.new", ""),
 		F("e/z", "z"), /* the layer brings e (implicitly): only the lower e/ goes */
@@ -392,7 +300,7 @@ static void whiteout_spares_same_layer(void **state)
 }
 
 /* After an opaque d/: nothing of the lower layer's d, the rest untouched. */
-static void check_opaque(struct fixture *f, const struct entry *upper)
+static void check_opaque(struct fixture *f, const struct layer_entry *upper)
 {
 	apply_ok(f, PLAIN, lower_tree, NULL);
 	apply_ok(f, PLAIN, upper, NULL);
@@ -404,10 +312,18 @@ static void check_opaque(struct fixture *f, const struct entry *upper)
 	assert_file(f, "e/x", "x");
 }
 
+/* The same, of a layer that brings d/sub/x and not d/old2. */
+static void check_opaque_sub(struct fixture *f, const struct layer_entry *upper)
+{
+	check_opaque(f, upper);
+	assert_absent(f, "d/old2");
+	assert_file(f, "d/sub/x", "x");
+}
+
 static void opaque_keeps_own_children(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		D("d"),
 		F("d/before", "before"),
 		F("d/old2", "new old2"), /* a name of the lower layer, brought again */
@@ -426,49 +342,43 @@ static void opaque_keeps_own_children(void **state)
 static void opaque_marker_first(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		F("d/.wh..wh..opq", ""),
 		F("d/after", "after"),
 		F("d/sub/x", "x"),
 		{0},
 	};
 
-	check_opaque(f, upper);
-	assert_absent(f, "d/old2");
+	check_opaque_sub(f, upper);
 	assert_file(f, "d/after", "after");
-	assert_file(f, "d/sub/x", "x");
 }
 
 static void opaque_implicit_parent(void **state)
 {
 	struct fixture *f = *state;
 	/* no entry for d/sub: the layer brings it with d/sub/x */
-	const struct entry upper[] = {
+	const struct layer_entry upper[] = {
 		F("d/sub/x", "x"),
 		F("d/.wh..wh..opq", ""),
 		{0},
 	};
 
-	check_opaque(f, upper);
-	assert_absent(f, "d/old2");
-	assert_file(f, "d/sub/x", "x");
+	check_opaque_sub(f, upper);
 }
 
 static void opaque_own_subdir_hides_lower_content(void **state)
 {
 	struct fixture *f = *state;
 	/* the same layer, its marker before or after the entries: the same tree */
-	const struct entry marker_last[] = {
+	const struct layer_entry marker_last[] = {
 		D("d/sub"),
 		F("d/sub/x", "x"),
 		F("d/.wh..wh..opq", ""),
 		{0},
 	};
 
-	check_opaque(f, marker_last);
-	assert_absent(f, "d/old2");
+	check_opaque_sub(f, marker_last);
 	assert_mode(f, "d/sub", S_IFDIR, 0755);
-	assert_file(f, "d/sub/x", "x");
 }
 
 /* ---- layers that try to leave the root -------------------------------------------------- */
@@ -476,12 +386,12 @@ static void opaque_own_subdir_hides_lower_content(void **state)
 static void refuses_dotdot(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		F("ok", "ok"),
 		F("../outside/evil", "evil"),
 		{0},
 	};
-	const struct entry nested[] = {
+	const struct layer_entry nested[] = {
 		F("a/../../outside/evil", "evil"),
 		{0},
 	};
@@ -495,7 +405,7 @@ static void refuses_absolute(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_free char *evil = xasprintf("%s/evil", f->outside);
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		F(evil, "evil"),
 		{0},
 	};
@@ -508,7 +418,7 @@ static void refuses_absolute(void **state)
 static void check_hardlink_refused(struct fixture *f, const char *target)
 {
 	cleanup_free char *secret = xasprintf("%s/secret", f->dir);
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		H("stolen", target),
 		{0},
 	};
@@ -541,21 +451,21 @@ static void no_writes_through_symlinks(void **state)
 	cleanup_free char *victim_dir = xasprintf("%s/victims", f->dir);
 	cleanup_free char *victim = xasprintf("%s/victims/victim", f->dir);
 	cleanup_free char *planted = at(f, "planted"), *relative_dir = at(f, "relative/dir");
-	const struct entry lower[] = {
+	const struct layer_entry lower[] = {
 		L("planted", f->outside),
 		L("relative", "../outside"),
 		L("victims", victim_dir),
 		{0},
 	};
-	const struct entry write_abs[] = {
+	const struct layer_entry write_abs[] = {
 		F("planted/file", "evil"),
 		{0},
 	};
-	const struct entry write_rel[] = {
+	const struct layer_entry write_rel[] = {
 		D("relative/dir"),
 		{0},
 	};
-	const struct entry whiteouts[] = {
+	const struct layer_entry whiteouts[] = {
 		F("victims/.wh.victim", ""),
 		F("victims/.wh..wh..opq", ""),
 		{0},
@@ -568,24 +478,14 @@ static void no_writes_through_symlinks(void **state)
 	write_text(victim, NULL, "keep me");
 	apply_ok(f, PLAIN, lower, NULL);
 	/* libarchive replaces the symlink with a directory of the rootfs (or refuses) */
-	path = make_layer(f, PLAIN, write_abs);
-	if (apply(f, path, &stats, &err) < 0) {
-		assert_error_has(err, "refused");
-	} else {
-		assert_true(is_dir(planted));
+	if (apply_unless_refused(f, write_abs)) {
+		assert_true(path_is_dir(planted));
 		assert_file(f, "planted/file", "evil");
 	}
-	oci_error_release(&err);
-	free(path);
-	path = make_layer(f, PLAIN, write_rel);
-	if (apply(f, path, &stats, &err) < 0)
-		assert_error_has(err, "refused");
-	else
-		assert_true(is_dir(relative_dir));
-	oci_error_release(&err);
-	free(path);
+	if (apply_unless_refused(f, write_rel))
+		assert_true(path_is_dir(relative_dir));
 	assert_outside_empty(f);
-	/* whiteouts do not remove anything through a symlink either */
+	/* whiteouts do not remove anything through a symlink either (error or not) */
 	path = make_layer(f, PLAIN, whiteouts);
 	apply(f, path, &stats, &err);
 	assert_true(path_exists(victim));
@@ -597,7 +497,7 @@ static void no_writes_through_symlinks(void **state)
 static void drops_setid_bits(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		FM("suid", "x", 04755),	  FM("sgid", "x", 02755), FM("both", "x", 06711),
 		FM("sticky", "x", 01644), FM("plain", "x", 0755), {0},
 	};
@@ -616,7 +516,7 @@ static void drops_setid_bits(void **state)
 static void skips_devices(void **state)
 {
 	struct fixture *f = *state;
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		D("dev"), DEV('c', "dev/null"), DEV('b', "dev/sda"), F("dev/.keep", ""), {0},
 	};
 	struct unpack_stats stats = {0};
@@ -631,9 +531,10 @@ static void skips_devices(void **state)
 
 /* ---- compression ------------------------------------------------------------------------ */
 
-static void check_compressed(struct fixture *f, enum filter filter)
+/* A compressed layer (its blob starts with magic) is unpacked like a plain one. */
+static void check_compressed(struct fixture *f, enum layer_filter filter, const char *magic)
 {
-	const struct entry layer[] = {
+	const struct layer_entry layer[] = {
 		D("usr"),
 		F("usr/readme", "compressed\n"),
 		L("readme", "usr/readme"),
@@ -644,6 +545,7 @@ static void check_compressed(struct fixture *f, enum filter filter)
 
 	/* the blob really is compressed: not a tar that starts with its first name */
 	assert_non_null(head);
+	assert_memory_equal(head, magic, strlen(magic));
 	assert_int_not_equal(strncmp(head, "./PaxHeaders", 12), 0);
 	assert_null(strstr(head, "compressed\n"));
 	apply_ok(f, filter, layer, NULL);
@@ -653,74 +555,52 @@ static void check_compressed(struct fixture *f, enum filter filter)
 
 static void unpack_gzip(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *path = NULL, *head = NULL;
-
-	check_compressed(f, GZIP);
-	path = xasprintf("%s/layer1.tar", f->dir);
-	head = read_text(path);
-	assert_memory_equal(head, "\x1f\x8b", 2);
+	check_compressed(*state, GZIP, "\x1f\x8b");
 }
 
 static void unpack_zstd(void **state)
 {
-	struct fixture *f = *state;
-	cleanup_free char *path = NULL, *head = NULL;
-
-	check_compressed(f, ZSTD);
-	path = xasprintf("%s/layer1.tar", f->dir);
-	head = read_text(path);
-	assert_memory_equal(head, "\x28\xb5\x2f\xfd", 4);
+	check_compressed(*state, ZSTD, "\x28\xb5\x2f\xfd");
 }
 
 /* ---- digests ---------------------------------------------------------------------------- */
 
-static char *sha256_of_file(const char *path, long long *size)
-{
-	unsigned char md[EVP_MAX_MD_SIZE], buf[4096];
-	unsigned int n = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	FILE *f = fopen(path, "rb");
-	size_t got;
-
-	assert_non_null(ctx);
-	assert_non_null(f);
-	*size = 0;
-	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-	while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
-		assert_int_equal(EVP_DigestUpdate(ctx, buf, got), 1);
-		*size += (long long)got;
-	}
-	fclose(f);
-	assert_int_equal(EVP_DigestFinal_ex(ctx, md, &n), 1);
-	EVP_MD_CTX_free(ctx);
-	assert_int_equal(n, 32);
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return xasprintf("sha256:%s", hex);
-}
-
-static const struct entry small_layer[] = {
+static const struct layer_entry small_layer[] = {
 	F("hello", "hello\n"),
 	{0},
 };
+
+/* The blob at path as a manifest names it: with its digest (to free()) and size. */
+static struct unpack_source source_of(const char *path, char **digest)
+{
+	struct unpack_source src = {.path = path};
+
+	*digest = sha256_of_file(path, &src.size);
+	src.digest = *digest;
+	return src;
+}
+
+/* Applies a layer with its digest and size; the error (if any) is left in *err. */
+static int apply_source(struct fixture *f, const struct unpack_source *src,
+			struct unpack_progress *progress, oci_error_t *err)
+{
+	struct unpack_stats stats = {0};
+
+	return unpack_layer(f->rootfs, src, progress, &stats, err);
+}
 
 static void digest_verified(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, GZIP, small_layer), *digest = NULL;
-	struct unpack_stats stats = {0};
-	struct unpack_source src = {.path = path};
+	struct unpack_source src = source_of(path, &digest);
 
-	digest = sha256_of_file(path, &src.size);
-	src.digest = digest;
-	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+	assert_ok(apply_source(f, &src, NULL, &err), err);
 	assert_file(f, "hello", "hello\n");
 	/* any size */
 	src.size = -1;
-	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+	assert_ok(apply_source(f, &src, NULL, &err), err);
 }
 
 static void digest_covers_trailing_bytes(void **state)
@@ -728,20 +608,17 @@ static void digest_covers_trailing_bytes(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, PLAIN, small_layer), *digest = NULL;
-	cleanup_free char *zeros = calloc(1, 200000);
-	struct unpack_stats stats = {0};
-	struct unpack_source src = {.path = path};
+	cleanup_free char *zeros = xcalloc(1, 200000);
+	struct unpack_source src;
 	FILE *blob;
 
 	/* zeros after the end of the archive, beyond what libarchive reads: part of the blob */
-	assert_non_null(zeros);
 	blob = fopen(path, "ab");
 	assert_non_null(blob);
 	assert_int_equal(fwrite(zeros, 1, 200000, blob), 200000);
 	assert_int_equal(fclose(blob), 0);
-	digest = sha256_of_file(path, &src.size);
-	src.digest = digest;
-	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+	src = source_of(path, &digest);
+	assert_ok(apply_source(f, &src, NULL, &err), err);
 	assert_file(f, "hello", "hello\n");
 }
 
@@ -750,14 +627,11 @@ static void digest_mismatch(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, PLAIN, small_layer), *digest = NULL;
-	struct unpack_stats stats = {0};
-	struct unpack_source src = {.path = path};
+	struct unpack_source src = source_of(path, &digest);
 
-	digest = sha256_of_file(path, &src.size);
 	/* the last hex digit changed */
 	digest[strlen(digest) - 1] = digest[strlen(digest) - 1] == '0' ? '1' : '0';
-	src.digest = digest;
-	assert_int_equal(unpack_layer(f->rootfs, &src, NULL, &stats, &err), -1);
+	assert_int_equal(apply_source(f, &src, NULL, &err), -1);
 	assert_error_has(err, "digest mismatch");
 	assert_error_has(err, digest);
 	assert_error_has(err, path);
@@ -768,13 +642,10 @@ static void size_mismatch(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, PLAIN, small_layer), *digest = NULL;
-	struct unpack_stats stats = {0};
-	struct unpack_source src = {.path = path};
+	struct unpack_source src = source_of(path, &digest);
 
-	digest = sha256_of_file(path, &src.size);
-	src.digest = digest;
 	src.size += 1;
-	assert_int_equal(unpack_layer(f->rootfs, &src, NULL, &stats, &err), -1);
+	assert_int_equal(apply_source(f, &src, NULL, &err), -1);
 	assert_error_has(err, "size mismatch");
 }
 
@@ -810,17 +681,14 @@ static void progress_quick_is_silent(void **state)
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = make_layer(f, GZIP, small_layer), *digest = NULL, *out = NULL;
-	struct unpack_stats stats = {0};
-	struct unpack_source src = {.path = path};
+	struct unpack_source src = source_of(path, &digest);
 	struct unpack_progress p;
 	size_t len = 0;
 	FILE *mem = open_memstream(&out, &len);
 
 	assert_non_null(mem);
-	digest = sha256_of_file(path, &src.size);
-	src.digest = digest;
 	unpack_progress_init(&p, "quick", (unsigned long long)src.size, mem);
-	assert_ok(unpack_layer(f->rootfs, &src, &p, &stats, &err), err);
+	assert_ok(apply_source(f, &src, &p, &err), err);
 	assert_int_equal(p.done, (unsigned long long)src.size);
 	unpack_progress_end(&p);
 	assert_int_equal(fclose(mem), 0);
@@ -831,8 +699,8 @@ static void progress_slow_is_shown(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *data = malloc(300000), *out = NULL, *path = NULL;
-	struct entry layer[] = {{.type = 'f', .name = "big", .len = 300000}, {0}};
+	cleanup_free char *data = xcalloc(1, 300000), *out = NULL, *path = NULL;
+	struct layer_entry layer[] = {{.type = 'f', .name = "big", .len = 300000}, {0}};
 	struct unpack_stats stats = {0};
 	struct unpack_source src = {.size = -1};
 	struct unpack_progress p;
@@ -845,7 +713,6 @@ static void progress_slow_is_shown(void **state)
 	uint32_t x = 1;
 
 	assert_non_null(mem);
-	assert_non_null(data);
 	for (size_t i = 0; i < 300000; i++) {
 		x = x * 1103515245 + 12345;
 		data[i] = (char)(x >> 16);

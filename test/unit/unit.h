@@ -116,6 +116,40 @@ static inline bool path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* A directory itself, not a symlink to one. */
+static inline bool path_is_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The temporary directory of a test, in one place. A test that needs nothing else uses
+ * dir_fixture_setup and dir_fixture_teardown with struct dir_fixture. A fixture with more
+ * fields is any struct with a `char *dir` member:
+ *
+ *	struct fixture { char *dir; char *path; };
+ *	setup:    f = dir_fixture_new(struct fixture); f->path = ...; *state = f;
+ *	teardown: free(f->path); ...; dir_fixture_free(f);
+ */
+#define dir_fixture_new(type)                                                                      \
+	({                                                                                         \
+		type *new_ = xcalloc(1, sizeof(type));                                             \
+		new_->dir = make_tmpdir();                                                         \
+		new_;                                                                              \
+	})
+
+/* Removes the fixture's directory, then frees the fixture (its other fields freed first). */
+#define dir_fixture_free(f) dir_fixture_free_((f), (f)->dir)
+
+static inline void dir_fixture_free_(void *fixture, char *dir)
+{
+	rm_tree(dir);
+	free(dir);
+	free(fixture);
+}
+
 /* A fixture of one fresh private directory, for tests that need nothing else. */
 struct dir_fixture {
 	char *dir;
@@ -123,11 +157,7 @@ struct dir_fixture {
 
 static inline int dir_fixture_setup(void **state)
 {
-	struct dir_fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	f->dir = make_tmpdir();
-	*state = f;
+	*state = dir_fixture_new(struct dir_fixture);
 	return 0;
 }
 
@@ -135,9 +165,7 @@ static inline int dir_fixture_teardown(void **state)
 {
 	struct dir_fixture *f = *state;
 
-	rm_tree(f->dir);
-	free(f->dir);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

@@ -1,14 +1,15 @@
 /*
- * launcher/bundle.c (what --container names), launcher/fsutil.c (private directories,
- * removal, files) and launcher/litter.c (mount points created in the user's rootfs).
+ * launcher/image/bundle.c (what --container names), and, until they have their own test
+ * files, common/fsutil.c (private directories, removal, files) and launcher/spec/litter.c
+ * (mount points created in the user's rootfs).
  *
  * These run as root in CI and as a normal user on a workstation: ownership checks are
  * only exercised where both give the same answer.
  */
-#include "unit.h"
+#include "image_fixture.h"
 
-#include "launcher/image/bundle.h"
 #include "common/fsutil.h"
+#include "launcher/image/bundle.h"
 #include "launcher/spec/litter.h"
 
 static void assert_mode(const char *path, mode_t mode)
@@ -21,14 +22,32 @@ static void assert_mode(const char *path, mode_t mode)
 		fail_msg("%s has mode %04o, expected %04o", path, st.st_mode & 07777, mode);
 }
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
+/* ---- oci_bundle_open -------------------------------------------------------------------- */
 
-	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+/* Opens path, which must succeed; the bundle to oci_bundle_free(). */
+static struct oci_bundle *bundle_open_ok(const char *path, bool ignore, const char *image_cache)
+{
+	cleanup_error oci_error_t err = NULL;
+	struct oci_bundle *b = NULL;
+
+	assert_ok(oci_bundle_open(path, ignore, image_cache, 0, &b, &err), err);
+	assert_non_null(b);
+	return b;
 }
 
-/* ---- oci_bundle_open -------------------------------------------------------------------- */
+/* Opens path as a root filesystem, without config.json: its path and rootfs. */
+static void check_rootfs_only(const char *path, bool ignore, const char *want_path,
+			      const char *want_rootfs)
+{
+	struct oci_bundle *b = bundle_open_ok(path, ignore, "/nonexistent-image-cache");
+
+	assert_string_equal(b->path, want_path);
+	assert_string_equal(b->rootfs, want_rootfs);
+	assert_null(b->config);
+	assert_false(b->is_image);
+	assert_null(b->squashfs);
+	oci_bundle_free(b);
+}
 
 static void bundle_open_error(const char *path, bool ignore, const char *sub1, const char *sub2)
 {
@@ -104,10 +123,8 @@ static void bundle_invalid_json(void **state)
 static void bundle_ignore_config_json(void **state)
 {
 	struct dir_fixture *f = *state;
-	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = dir_fixture_at(f, "bundle");
 	cleanup_free char *rootfs = dir_fixture_at(f, "bundle/rootfs");
-	struct oci_bundle *b = NULL;
 
 	make_dir(f->dir, "bundle", 0755);
 	make_dir(f->dir, "bundle/rootfs", 0755);
@@ -116,11 +133,7 @@ static void bundle_ignore_config_json(void **state)
 	/* read, the config is an error */
 	bundle_open_error(path, false, "invalid JSON", NULL);
 	/* ignored, rootfs/ is the root filesystem */
-	assert_ok(oci_bundle_open(path, true, "/nonexistent-image-cache", 0, &b, &err), err);
-	assert_string_equal(b->path, path);
-	assert_string_equal(b->rootfs, rootfs);
-	assert_null(b->config);
-	oci_bundle_free(b);
+	check_rootfs_only(path, true, path, rootfs);
 }
 
 static void bundle_with_config(void **state)
@@ -157,16 +170,79 @@ static void bundle_with_config(void **state)
 static void bundle_bare_rootfs(void **state)
 {
 	struct dir_fixture *f = *state;
-	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = dir_fixture_at(f, "image");
-	struct oci_bundle *b = NULL;
 
 	make_dir(f->dir, "image", 0755);
 	make_dir(f->dir, "image/usr", 0755);
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
+	check_rootfs_only(path, false, path, path);
+}
+
+static void bundle_squashfs_file(void **state)
+{
+	struct dir_fixture *f = *state;
+	cleanup_free char *path = dir_fixture_at(f, "image.sqfs");
+	cleanup_free char *link = dir_fixture_at(f, "link.sqfs");
+	struct oci_bundle *b;
+
+	write_text(path, NULL, "hsqs and the rest of a superblock");
+	assert_int_equal(symlink(path, link), 0);
+	/* only recognised: the launcher mounts it per step and sets rootfs then */
+	b = bundle_open_ok(link, false, "/nonexistent-image-cache");
 	assert_string_equal(b->path, path);
-	assert_string_equal(b->rootfs, path);
+	assert_string_equal(b->squashfs, path);
+	assert_true(b->readonly);
+	assert_null(b->rootfs);
 	assert_null(b->config);
+	oci_bundle_free(b);
+}
+
+/* An image layout: unpacked in the cache, its Env, WorkingDir and Entrypoint taken. */
+static void bundle_image_layout(void **state)
+{
+	struct dir_fixture *f = *state;
+	static const char config[] = "{\"config\": {\"Env\": [\"A=1\"], \"WorkingDir\": \"/srv\", "
+				     "\"Entrypoint\": [\"/bin/app\", \"-v\"]}}";
+	static const struct layer_entry files[] = {D("bin"), F("bin/app", "#!/bin/sh\n"), {0}};
+	cleanup_free char *layout = make_layout(f->dir, "layout");
+	cleanup_free char *layer = put_layer(layout, GZIP, files);
+	cleanup_free char *digest = put_image(layout, config, layer, "v1");
+	cleanup_free char *ref = xasprintf("%s:v1", layout), *cache = dir_fixture_at(f, "cache");
+	cleanup_free char *rootfs = xasprintf("%s/%s/rootfs", cache, digest + strlen("sha256:"));
+	cleanup_free char *app = xasprintf("%s/bin/app", rootfs), *text = NULL;
+	struct oci_bundle *b = bundle_open_ok(ref, false, cache);
+	json_t *env = json_object_get(json_object_get(b->config, "process"), "env");
+
+	assert_true(b->is_image);
+	assert_string_equal(b->path, ref);
+	assert_string_equal(b->rootfs, rootfs);
+	assert_true(b->image_lock_fd >= 0);
+	assert_int_equal(json_array_size(env), 1);
+	assert_string_equal(json_string_value(json_array_get(env, 0)), "A=1");
+	assert_string_equal(b->workdir, "/srv");
+	assert_int_equal(json_array_size(b->entrypoint), 2);
+	assert_string_equal(json_string_value(json_array_get(b->entrypoint, 0)), "/bin/app");
+	text = read_text(app);
+	assert_string_equal(text, "#!/bin/sh\n");
+	oci_bundle_free(b);
+}
+
+/* An image without Env, WorkingDir or Entrypoint: an empty env, nothing else. */
+static void bundle_image_layout_bare_config(void **state)
+{
+	struct dir_fixture *f = *state;
+	static const struct layer_entry files[] = {F("file", "x"), {0}};
+	cleanup_free char *layout = make_layout(f->dir, "layout");
+	cleanup_free char *layer = put_layer(layout, PLAIN, files);
+	cleanup_free char *digest = put_image(layout, "{\"config\": {}}", layer, NULL);
+	cleanup_free char *cache = dir_fixture_at(f, "cache");
+	struct oci_bundle *b = bundle_open_ok(layout, false, cache);
+	json_t *env = json_object_get(json_object_get(b->config, "process"), "env");
+
+	assert_true(b->is_image);
+	assert_true(json_is_array(env));
+	assert_int_equal(json_array_size(env), 0);
+	assert_null(b->workdir);
+	assert_null(b->entrypoint);
 	oci_bundle_free(b);
 }
 
@@ -183,7 +259,7 @@ static void mkdir_private_nested(void **state)
 
 	assert_ok(fs_mkdir_private(c, &err), err);
 	umask(old);
-	assert_true(is_dir(c));
+	assert_true(path_is_dir(c));
 	assert_mode(a, 0700);
 	assert_mode(b, 0700);
 	assert_mode(c, 0700);
@@ -238,7 +314,7 @@ static void mkdir_private_accepts_sticky_parent(void **state)
 
 	make_dir(f->dir, "tmp", 01777);
 	assert_ok(fs_mkdir_private(path, &err), err);
-	assert_true(is_dir(path));
+	assert_true(path_is_dir(path));
 	assert_mode(path, 0700);
 }
 
@@ -283,7 +359,7 @@ static void check_mkdir_private_symlink_components(struct dir_fixture *f)
 	assert_int_equal(lchown(foreign, 65534, 65534), 0);
 	/* root's own symlink is followed */
 	assert_ok(fs_mkdir_private(path, &err), err);
-	assert_true(is_dir(target));
+	assert_true(path_is_dir(target));
 	assert_mode(target, 0700);
 	/* anybody else's is refused, saying why */
 	assert_int_equal(fs_mkdir_private(foreign_path, &err2), -1);
@@ -349,7 +425,7 @@ static void remove_tree_does_not_follow_symlinks(void **state)
 	assert_int_equal(symlink(precious, filelink), 0);
 	assert_ok(fs_remove_tree(tree, &err), err);
 	assert_false(path_exists(tree));
-	assert_true(is_dir(outside));
+	assert_true(path_is_dir(outside));
 	assert_true(path_exists(precious));
 
 	/* the path itself a symlink to a directory: the link goes, the directory stays */
@@ -476,7 +552,7 @@ static void litter_remove_removes_only_what_was_created(void **state)
 	write_text(f->dir, "rootfs/a/b/c/inside", "x");
 	litter_remove(rootfs, &l);
 	assert_false(path_exists(b));
-	assert_true(is_dir(a));
+	assert_true(path_is_dir(a));
 	assert_true(path_exists(keep));
 	litter_release(&l);
 
@@ -512,7 +588,7 @@ static void litter_resolves_symlinks_in_rootfs(void **state)
 	litter_remove(rootfs, &l);
 	litter_release(&l);
 	assert_false(path_exists(created));
-	assert_true(is_dir(inner));
+	assert_true(path_is_dir(inner));
 	assert_true(path_exists(link));
 
 	/* /h -> <host dir>, which exists on the host but not in the rootfs */
@@ -569,6 +645,9 @@ int main(void)
 		T(bundle_ignore_config_json),
 		T(bundle_with_config),
 		T(bundle_bare_rootfs),
+		T(bundle_squashfs_file),
+		T(bundle_image_layout),
+		T(bundle_image_layout_bare_config),
 		T(mkdir_private_nested),
 		T(mkdir_private_refuses_open_final_dir),
 		T(mkdir_private_refuses_writable_parent),
@@ -587,5 +666,5 @@ int main(void)
 		T(litter_remove_keeps_existing_dangling_symlink),
 	};
 
-	return cmocka_run_group_tests_name("bundle_fs", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);
 }
