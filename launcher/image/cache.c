@@ -111,25 +111,35 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
 	return 0;
 }
 
-/* The entry of img, unpacked if it is not there yet; gives its lock, held shared. */
+/*
+ * The entry of img, unpacked if it is not there yet; gives its lock, held shared. An
+ * entry that is there is used under the shared lock alone, however many tasks use it
+ * already; only an unpack takes the lock exclusive (and looks again once it has it: the
+ * task it waited for may have unpacked the image).
+ */
 static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 		     const struct layout_image *img, unsigned long long max_bytes, oci_error_t *err)
 {
 	cleanup_close int lock_fd = open_lock(entry);
 	struct stat sb;
 
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+	if (lock_fd < 0 || flock(lock_fd, LOCK_SH) < 0)
 		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
 	if (lstat(entry, &sb) < 0) {
-		if (add_entry(cache_dir, entry, ref, img, max_bytes, err) < 0)
+		if (flock(lock_fd, LOCK_EX) < 0)
+			return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+		if (lstat(entry, &sb) < 0 &&
+		    add_entry(cache_dir, entry, ref, img, max_bytes, err) < 0)
 			return -1;
-	} else if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid()) {
-		return oci_error_make(err, 0, "%s is not a cached image of yours", entry);
+		/* from now on only "in use": others may use it too, pruning may not remove it */
+		if (flock(lock_fd, LOCK_SH) < 0)
+			return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+		if (lstat(entry, &sb) < 0)
+			return oci_error_make(err, errno, "%s", entry);
 	}
+	if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid())
+		return oci_error_make(err, 0, "%s is not a cached image of yours", entry);
 	utimensat(AT_FDCWD, entry, NULL, AT_SYMLINK_NOFOLLOW); /* last use, for pruning */
-	/* from now on only "in use": others may use it too, pruning may not remove it */
-	if (flock(lock_fd, LOCK_SH) < 0)
-		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
 	return steal_fd(&lock_fd);
 }
 

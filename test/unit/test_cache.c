@@ -211,6 +211,27 @@ static void get_unpacks_once(void **state)
 	assert_int_equal(count_in_cache(f, ".unpacking-"), 0);
 }
 
+/*
+ * A second task gets an image while the first one uses it (holds it in use): at once,
+ * not once the first one ends. The alarm ends the test if it waits.
+ */
+static void get_while_in_use(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *hex = NULL, *layout = make_image(f, "alpha", &hex);
+	cleanup_free char *log_path = in_cache(f, "unpack.log"), *log = NULL, *out = NULL;
+	cleanup_close int first = -1, second = -1;
+
+	first = get_ok(f, layout, 0, NULL);
+	alarm(30);
+	second = get_ok(f, layout, 0, NULL);
+	alarm(0);
+	log = read_text(log_path);
+	assert_int_equal(count_lines(log), 1);
+	out = list(f);
+	assert_non_null(strstr(out, " in-use "));
+}
+
 static void get_removes_stale_unpacks(void **state)
 {
 	struct fixture *f = *state;
@@ -400,6 +421,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(get_unpacks_once),
+		T(get_while_in_use),
 		T(get_removes_stale_unpacks),
 		T(get_refuses_foreign_entry),
 		T(get_failed_unpack_leaves_nothing),
