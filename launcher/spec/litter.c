@@ -15,6 +15,8 @@
 #include "common/xalloc.h"
 #include "common/fsutil.h"
 
+static void litter_release(struct litter *l);
+
 static int open_in_root(int root, const char *path)
 {
 	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
@@ -99,7 +101,7 @@ static int note_path(int root, const char *dest, int depth, struct litter *out, 
 	return 0;
 }
 
-int litter_note(const char *rootfs, const char *dest, struct litter *out, oci_error_t *err)
+static int litter_note(const char *rootfs, const char *dest, struct litter *out, oci_error_t *err)
 {
 	cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -109,7 +111,7 @@ int litter_note(const char *rootfs, const char *dest, struct litter *out, oci_er
 	return note_path(root, dest, 0, out, err);
 }
 
-void litter_remove(const char *rootfs, const struct litter *l)
+static void litter_remove(const char *rootfs, const struct litter *l)
 {
 	cleanup_close int root = -1, parent = -1;
 	cleanup_error oci_error_t err = NULL;
@@ -131,7 +133,7 @@ void litter_remove(const char *rootfs, const struct litter *l)
 	}
 }
 
-void litter_release(struct litter *l)
+static void litter_release(struct litter *l)
 {
 	free(l->parent);
 	free(l->name);

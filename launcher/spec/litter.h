@@ -15,13 +15,11 @@ struct litter {
 	char *name;   /* the first missing component under it */
 };
 
-/* Notes the first component of dest missing in rootfs; 0 with out->name NULL if none. */
-int litter_note(const char *rootfs, const char *dest, struct litter *out, oci_error_t *err);
-/* Removes what was created at the noted place (as the calling user). */
-void litter_remove(const char *rootfs, const struct litter *l);
-void litter_release(struct litter *l);
-
-/* What one container may leave: removed last noted first (inner before outer). */
+/*
+ * What one container may leave. Noting dest records its first component missing in
+ * rootfs (an element with name NULL if none is); removal (as the calling user) takes
+ * what was created there, last noted first (inner before outer).
+ */
 struct litter_list {
 	struct litter *v;
 	size_t n;
