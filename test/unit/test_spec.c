@@ -114,10 +114,8 @@ static int setup(void **state)
 {
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *conf_path = NULL, *bundle = NULL, *rootfs = NULL;
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->task = base_task;
 	conf_path = xasprintf("%s/oci.conf", f->dir);
 	write_text(conf_path, NULL, conf_text);
@@ -151,9 +149,7 @@ static int teardown(void **state)
 	oci_bundle_free(f->bundle);
 	oci_bundle_free(f->rootfs);
 	oci_conf_free(f->conf);
-	rm_tree(f->dir);
-	free(f->dir);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 
