@@ -114,8 +114,8 @@ static int apply_options(struct oci_launch *l, const char *bundle_path, oci_erro
 	struct oci_options none;
 
 	oci_options_init(&none);
-	if (oci_options_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
-				&l->settings, err) < 0)
+	if (settings_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
+			     &l->settings, err) < 0)
 		return -1;
 	if (l->settings.entrypoint && !l->bundle->is_image)
 		return oci_error_make(
@@ -879,7 +879,7 @@ void oci_launch_free(struct oci_launch *l)
 	for (size_t i = 0; i < l->nlitter; i++)
 		litter_release(&l->litter[i]);
 	free(l->litter);
-	container_settings_release(&l->settings);
+	settings_release(&l->settings);
 	free(l->notice);
 	oci_bundle_free(l->bundle);
 	free(l);
