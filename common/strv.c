@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 size_t strv_len(char *const *v)
 {
 	size_t n = 0;
@@ -21,12 +23,7 @@ int strv_push_owned(char ***v, size_t *len, char *s)
 		errno = ENOMEM;
 		return -1;
 	}
-	grown = realloc(*v, (*len + 2) * sizeof(char *));
-	if (grown == NULL) {
-		free(s);
-		errno = ENOMEM;
-		return -1;
-	}
+	grown = xrealloc(*v, (*len + 2) * sizeof(char *));
 	grown[(*len)++] = s;
 	grown[*len] = NULL;
 	*v = grown;
@@ -35,23 +32,16 @@ int strv_push_owned(char ***v, size_t *len, char *s)
 
 int strv_push(char ***v, size_t *len, const char *s)
 {
-	return strv_push_owned(v, len, strdup(s));
+	return strv_push_owned(v, len, xstrdup(s));
 }
 
 char **strv_dup(char *const *v)
 {
-	char **out = NULL;
-	size_t len = 0;
+	size_t len = strv_len(v);
+	char **out = xcalloc(len + 1, sizeof(char *));
 
-	out = calloc(1, sizeof(char *));
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
-		if (strv_push(&out, &len, v[i]) < 0) {
-			strv_free(out);
-			return NULL;
-		}
-	}
+	for (size_t i = 0; i < len; i++)
+		out[i] = xstrdup(v[i]);
 	return out;
 }
 

@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 #include "conf/pattern.h"
 #include "common/strv.h"
+#include "common/xalloc.h"
 
 /* Where the parser is, for error messages. */
 struct parse_pos {
@@ -58,8 +59,8 @@ static int handle_pattern(struct oci_conf *conf, const void *key, const char *va
 		return fail_at(pos, err, "%s must be an absolute path", def->name);
 	if (pattern_check(value, def->allow, &perr) < 0)
 		return fail_at(pos, err, "%s", oci_error_text(perr));
-	*field = strdup(value);
-	return *field ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+	*field = xstrdup(value);
+	return 0;
 }
 
 static int handle_command(struct oci_conf *conf, const void *key, const char *value,
@@ -153,33 +154,27 @@ static int handle_regex(struct oci_conf *conf, const void *key, const char *valu
 		return fail_at(pos, err, "%s is not an extended regular expression (%s)", def->name,
 			       msg);
 	}
-	r->source = strdup(value);
-	if (r->source == NULL) {
-		regfree(&r->re);
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
-	}
+	r->source = xstrdup(value);
 	return 0;
 }
 
-static int split_list(const char *value, char ***out)
+/* The comma-separated items of value, blanks around them dropped, empty ones skipped. */
+static char **split_list(const char *value)
 {
-	cleanup_free char *copy = strdup(value);
-	cleanup_strv char **list = calloc(1, sizeof(char *));
+	cleanup_free char *copy = xstrdup(value);
+	char **list = xcalloc(1, sizeof(char *));
 	size_t n = 0;
 	char *save = NULL;
 
-	if (copy == NULL || list == NULL)
-		return -1;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		while (isspace((unsigned char)*tok))
 			tok++;
 		for (char *end = tok + strlen(tok); end > tok && isspace((unsigned char)end[-1]);)
 			*--end = '\0';
-		if (*tok != '\0' && strv_push(&list, &n, tok) < 0)
-			return -1;
+		if (*tok != '\0')
+			strv_push(&list, &n, tok);
 	}
-	*out = steal_pointer(&list);
-	return 0;
+	return list;
 }
 
 static const char *const hook_kinds[] = {"prestart",	   "createRuntime", "createContainer",
@@ -188,19 +183,17 @@ static const char *const hook_kinds[] = {"prestart",	   "createRuntime", "create
 static int handle_hooks(struct oci_conf *conf, const void *key, const char *value,
 			const struct parse_pos *pos, oci_error_t *err)
 {
-	cleanup_strv char **list = NULL;
+	cleanup_strv char **list = split_list(value);
 
 	(void)key;
-	if (split_list(value, &list) < 0)
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
 	for (size_t i = 0; list[i] != NULL; i++) {
 		bool known = false;
 		for (size_t k = 0; k < sizeof(hook_kinds) / sizeof(hook_kinds[0]); k++) {
 			if (strcasecmp(list[i], hook_kinds[k]) == 0) {
 				/* store the runtime-spec spelling */
 				free(list[i]);
-				list[i] = strdup(hook_kinds[k]);
-				known = list[i] != NULL;
+				list[i] = xstrdup(hook_kinds[k]);
+				known = true;
 			}
 		}
 		if (!known)
@@ -208,7 +201,7 @@ static int handle_hooks(struct oci_conf *conf, const void *key, const char *valu
 				       "DisableHooks: unknown hook kind '%s' (known: prestart, "
 				       "createRuntime, createContainer, startContainer, poststart, "
 				       "poststop)",
-				       list[i] ? list[i] : "?");
+				       list[i]);
 	}
 	conf->disable_hooks = steal_pointer(&list);
 	return 0;
@@ -219,8 +212,9 @@ static int handle_list(struct oci_conf *conf, const void *key, const char *value
 {
 	const struct key_def *def = key;
 
-	if (split_list(value, FIELD(conf, def, char **)) < 0)
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	(void)pos;
+	(void)err;
+	*FIELD(conf, def, char **) = split_list(value);
 	return 0;
 }
 
@@ -298,8 +292,8 @@ static int handle_srun_path(struct oci_conf *conf, const void *key, const char *
 	(void)key;
 	if (*value != '/')
 		return fail_at(pos, err, "SrunPath must be an absolute path");
-	conf->srun_path = strdup(value);
-	return conf->srun_path ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+	conf->srun_path = xstrdup(value);
+	return 0;
 }
 
 static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *value,
@@ -308,8 +302,9 @@ static int handle_srun_arg(struct oci_conf *conf, const void *key, const char *v
 	size_t n = strv_len(conf->srun_args);
 
 	(void)key;
-	if (strv_push(&conf->srun_args, &n, value) < 0)
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	(void)pos;
+	(void)err;
+	strv_push(&conf->srun_args, &n, value);
 	return 0;
 }
 
@@ -329,10 +324,8 @@ static int handle_prefixes(struct oci_conf *conf, const void *key, const char *v
 			   const struct parse_pos *pos, oci_error_t *err)
 {
 	const struct key_def *def = key;
-	cleanup_strv char **list = NULL;
+	cleanup_strv char **list = split_list(value);
 
-	if (split_list(value, &list) < 0)
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
 	for (size_t i = 0; list[i] != NULL; i++) {
 		size_t n = strlen(list[i]);
 		if (list[i][0] != '/')
@@ -410,13 +403,11 @@ static int read_value(char **p, char **value, const struct parse_pos *pos, oci_e
 		char *end = s;
 		while (*end != '\0' && !isspace((unsigned char)*end))
 			end++;
-		*value = strndup(s, end - s);
+		*value = xstrndup(s, end - s);
 		*p = end;
-		return *value ? 0 : oci_error_make(err, ENOMEM, "%s", pos->file);
+		return 0;
 	}
-	out = *value = malloc(strlen(s) + 1);
-	if (out == NULL)
-		return oci_error_make(err, ENOMEM, "%s", pos->file);
+	out = *value = xmalloc(strlen(s) + 1);
 	for (s++; *s != '"'; s++) {
 		if (*s == '\0') {
 			free(*value);
@@ -543,17 +534,11 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 	size_t cap = 0;
 	struct parse_pos pos = {.file = path};
 
-	conf = calloc(1, sizeof(*conf));
-	if (conf == NULL)
-		return oci_error_make(err, ENOMEM, "%s", path);
+	conf = xcalloc(1, sizeof(*conf));
 	conf->stdio_debug = conf->syslog_debug = conf->file_debug = LOG_LEVEL_UNSET;
 	conf->allow_remap_root = true;
 	conf->writable = -1;
-	conf->path = strdup(path);
-	if (conf->path == NULL) {
-		oci_error_make(err, ENOMEM, "%s", path);
-		goto fail;
-	}
+	conf->path = xstrdup(path);
 	f = fopen(path, "re");
 	if (f == NULL) {
 		oci_error_make(err, errno, "cannot read config %s", path);
@@ -564,8 +549,7 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 
 		pos.line++;
 		line[strcspn(line, "\n")] = '\0';
-		text = strdup(line);
-		pos.text = text ? text : "";
+		pos.text = text = xstrdup(line);
 		if (parse_line(conf, line, &pos, seen, lines, err) < 0)
 			goto fail;
 	}
@@ -573,20 +557,10 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 		oci_error_make(err, EIO, "cannot read config %s", path);
 		goto fail;
 	}
-	if (conf->container_path == NULL) {
-		conf->container_path = strdup(SPANK_OCI_DEFAULT_CONTAINER_PATH);
-		if (conf->container_path == NULL) {
-			oci_error_make(err, ENOMEM, "%s", path);
-			goto fail;
-		}
-	}
-	if (conf->image_cache == NULL) {
-		conf->image_cache = strdup(SPANK_OCI_DEFAULT_IMAGE_CACHE);
-		if (conf->image_cache == NULL) {
-			oci_error_make(err, ENOMEM, "%s", path);
-			goto fail;
-		}
-	}
+	if (conf->container_path == NULL)
+		conf->container_path = xstrdup(SPANK_OCI_DEFAULT_CONTAINER_PATH);
+	if (conf->image_cache == NULL)
+		conf->image_cache = xstrdup(SPANK_OCI_DEFAULT_IMAGE_CACHE);
 	if (validate(conf, err) < 0)
 		goto fail;
 	*out = conf;
@@ -637,16 +611,12 @@ bool conf_regex_matches(const struct conf_regex *r, const char *entry)
 
 char **conf_env_without(char *const *env, const struct conf_regex *exclude)
 {
-	char **out = calloc(1, sizeof(char *));
+	char **out = xcalloc(1, sizeof(char *));
 	size_t n = 0;
 
-	for (size_t i = 0; out != NULL && env != NULL && env[i] != NULL; i++) {
-		if (strchr(env[i], '=') == NULL || conf_regex_matches(exclude, env[i]))
-			continue;
-		if (strv_push(&out, &n, env[i]) < 0) {
-			strv_free(out);
-			return NULL;
-		}
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (strchr(env[i], '=') != NULL && !conf_regex_matches(exclude, env[i]))
+			strv_push(&out, &n, env[i]);
 	}
 	return out;
 }

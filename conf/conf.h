@@ -80,7 +80,7 @@ void oci_conf_free(struct oci_conf *conf);
 /* True when name=value (an environment entry) matches the regex. */
 bool conf_regex_matches(const struct conf_regex *r, const char *entry);
 
-/* A copy of env without the entries that match exclude (or have no '='); NULL: ENOMEM. */
+/* A copy of env without the entries that match exclude (or have no '='); never NULL. */
 char **conf_env_without(char *const *env, const struct conf_regex *exclude);
 
 /* A size in bytes, with an optional K, M, G or T suffix (powers of 1024). */

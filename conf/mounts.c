@@ -1,26 +1,17 @@
 #include "conf/mounts.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 
 int mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro)
 {
-	struct mount_request *grown = realloc(list->v, (list->n + 1) * sizeof(*grown));
-	char *s = strdup(src), *d = strdup(dst);
-
-	if (grown == NULL || s == NULL || d == NULL) {
-		if (grown != NULL)
-			list->v = grown;
-		free(s);
-		free(d);
-		return -1;
-	}
-	list->v = grown;
-	list->v[list->n++] = (struct mount_request){.src = s, .dst = d, .ro = ro};
+	list->v = xrealloc(list->v, (list->n + 1) * sizeof(*list->v));
+	list->v[list->n++] =
+		(struct mount_request){.src = xstrdup(src), .dst = xstrdup(dst), .ro = ro};
 	return 0;
 }
 
@@ -74,12 +65,10 @@ static bool normalize(char *path)
 
 static int parse_one(char *entry, struct mount_list *list, oci_error_t *err)
 {
-	cleanup_free char *shown = strdup(entry);
+	cleanup_free char *shown = xstrdup(entry);
 	char *src = entry, *dst, *mode;
 	bool ro = false;
 
-	if (shown == NULL)
-		return oci_error_make(err, ENOMEM, "mounts");
 	dst = strchr(src, ':');
 	if (dst == NULL)
 		return oci_error_make(err, 0, "'%s': expected SRC:DST[:ro|rw]", shown);
@@ -109,19 +98,16 @@ static int parse_one(char *entry, struct mount_list *list, oci_error_t *err)
 				      "'%s': the destination may not be in /proc, /sys or /dev "
 				      "(they are the node's)",
 				      shown);
-	if (mounts_add(list, src, dst, ro) < 0)
-		return oci_error_make(err, ENOMEM, "mounts");
+	mounts_add(list, src, dst, ro);
 	return 0;
 }
 
 int mounts_parse(const char *text, struct mount_list *list, oci_error_t *err)
 {
-	cleanup_free char *copy = strdup(text);
+	cleanup_free char *copy = xstrdup(text);
 	char *save = NULL;
 	size_t before = list->n;
 
-	if (copy == NULL)
-		return oci_error_make(err, ENOMEM, "mounts");
 	for (char *e = strtok_r(copy, ",", &save); e != NULL; e = strtok_r(NULL, ",", &save)) {
 		if (parse_one(e, list, err) < 0)
 			return -1;

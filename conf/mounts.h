@@ -24,6 +24,7 @@ struct mount_list {
  * lie in /proc, /sys or /dev (the node's own there). Errors name the offending entry.
  */
 int mounts_parse(const char *text, struct mount_list *list, oci_error_t *err);
+/* Appends copies of src and dst; returns 0 (out of memory aborts; int for existing callers). */
 int mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro);
 void mounts_release(struct mount_list *list);
 

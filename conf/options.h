@@ -1,7 +1,8 @@
 /*
  * The user's container options (--container-mounts, --container-workdir, ...): parsed
- * from the command line or SPANK_OCI_CONTAINER_* variables, checked against the site's
- * policy (struct oci_conf), and merged with the site's defaults.
+ * from the command line or SPANK_OCI_CONTAINER_* variables and checked against the site's
+ * policy (struct oci_conf), on the text as given. The launcher merges them with the site's
+ * defaults on the real paths (launcher/settings.h).
  */
 #ifndef SPANK_OCI_OPTIONS_H
 #define SPANK_OCI_OPTIONS_H
@@ -30,11 +31,28 @@ enum option_id {
 	OPTION_COUNT
 };
 
+/* What an option's field holds, and how its text (argument or variable) is read. */
+enum option_kind {
+	OPTION_KIND_FLAG,   /* int, enum opt_tristate: set to the row's value; "0" or "1" */
+	OPTION_KIND_MOUNTS, /* struct mount_list: SRC:DST[:ro|rw][,...] (n == 0: unset) */
+	OPTION_KIND_PATH,   /* char *: an absolute path (NULL: unset) */
+	OPTION_KIND_NAMES,  /* char **: variable names NAME[,...] (NULL: unset) */
+	OPTION_KIND_COUNT
+};
+
+/*
+ * One option, the only place that describes it: the command line, the variables, the
+ * pairs and the inherited values are all read from these rows.
+ */
 struct option_def {
 	const char *name;    /* on srun, sbatch and salloc, without "--" */
 	const char *arginfo; /* NULL: a flag */
 	const char *help;
 	const char *env; /* the environment variable that sets it, or NULL (the pair's other) */
+	size_t field;	 /* offsetof its field in struct oci_options */
+	enum option_kind kind; /* the field's type */
+	int value;	       /* OPTION_KIND_FLAG: what the option sets (OPT_ON or OPT_OFF) */
+	enum option_id pair;   /* the option that sets the same field the other way, or itself */
 };
 
 extern const struct option_def oci_option_defs[OPTION_COUNT];
@@ -46,9 +64,8 @@ struct oci_options {
 	int writable;
 	int entrypoint;
 	int shared;
-	char *workdir; /* NULL: unset */
-	char **env;    /* names whose host values win; NULL: unset */
-	bool mounts_set;
+	char *workdir;		      /* NULL: unset */
+	char **env;		      /* names whose host values win; NULL: unset */
 	bool inherited[OPTION_COUNT]; /* by the pair's first id: the value was inherited */
 };
 
@@ -75,28 +92,16 @@ int oci_options_from_env(struct oci_options *o, options_getenv_fn getenv_fn, voi
 /*
  * The site policy on the user's requests, on the text as given (no file system access):
  * remapping root, and mount sources against Allowed/DeniedMountPrefixes. The launcher
- * checks the real paths again (oci_options_resolve).
+ * checks the real paths again (settings_resolve, with oci_options_check_source).
  */
 int oci_options_check(const struct oci_options *o, const struct oci_conf *conf, oci_error_t *err);
 
-/* What a container gets: the user's options merged with the site's defaults. */
-struct container_settings {
-	struct mount_list mounts; /* site's, home, user's; sources are real paths */
-	bool remap_root;	  /* uid 0 inside, asked for (by the user or RemapRoot=true) */
-	int writable;		  /* enum opt_tristate: unset leaves it to the bundle */
-	bool entrypoint;
-	bool shared;   /* one container per step and node, joined by the tasks */
-	char *workdir; /* NULL: the task's cwd, the image's WorkingDir, or "/" */
-	char **env;    /* names whose host values win over the bundle's or image's */
-};
-
 /*
- * Merges and checks, as the job's user: every mount source must exist (its real path is
- * what the policy is checked on and what is mounted). home: the user's home directory.
+ * Allowed/DeniedMountPrefixes on one mount source: real is the path checked (absolute,
+ * normalized), given the one the user wrote (both are named in the error when they differ).
  */
-int oci_options_resolve(const struct oci_options *o, const struct oci_conf *conf, const char *home,
-			struct container_settings *out, oci_error_t *err);
-void container_settings_release(struct container_settings *s);
+int oci_options_check_source(const struct oci_conf *conf, const char *given, const char *real,
+			     oci_error_t *err);
 
 /* The policy test: is path (absolute, normalized) at or under prefix? */
 bool path_has_prefix(const char *path, const char *prefix);

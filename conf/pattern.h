@@ -9,6 +9,7 @@
 #ifndef SPANK_OCI_PATTERN_H
 #define SPANK_OCI_PATTERN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -36,6 +37,31 @@ enum {
 	PATTERN_ALLOW_SPOOL = 1 << 2, /* %m */
 	PATTERN_ALLOW_BUNDLE = 1 << 3 /* %b %e */
 };
+
+/* How a pattern letter expands. */
+enum pattern_how {
+	PATTERN_PERCENT, /* %%: a literal percent sign */
+	PATTERN_STRING,	 /* a const char * of struct pattern_vars; NULL: no value here */
+	PATTERN_NUMBER,	 /* a uint32_t (or uid_t) of struct pattern_vars, in decimal */
+	PATTERN_PID,	 /* a pid_t of struct pattern_vars; 0 or less: no value here */
+	PATTERN_ARGV,	 /* %@: one word per argument, only in pattern_expand_argv */
+};
+
+/* One pattern letter: what pattern_check allows and pattern_expand_word does with it. */
+struct pattern_letter {
+	char letter;
+	unsigned allow;	     /* the PATTERN_ALLOW_* bit a template needs; 0: always allowed */
+	const char *refusal; /* the error's words when that bit is missing */
+	enum pattern_how how;
+	size_t offset; /* of the value in struct pattern_vars */
+};
+
+/* Every known letter, the only place that lists them; pattern_letter_count entries. */
+extern const struct pattern_letter pattern_letters[];
+extern const size_t pattern_letter_count;
+
+/* The row of a letter, or NULL for an unknown one (and for '\0'). */
+const struct pattern_letter *pattern_letter_find(char letter);
 
 /*
  * Splits a command template into words. Unquoted shell syntax ($ ` | ; & > < ( )) is an

@@ -18,6 +18,7 @@
 #include "launcher/identity.h"
 #include "launcher/image/bundle.h"
 #include "launcher/image/squashfs.h"
+#include "launcher/settings.h"
 #include "launcher/runtime/cgroup.h"
 #include "launcher/runtime/runtime.h"
 #include "launcher/runtime/userns.h"
@@ -58,8 +59,8 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 	struct oci_options none;
 
 	oci_options_init(&none);
-	if (oci_options_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
-				&l->settings, err) < 0)
+	if (settings_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
+			     &l->settings, err) < 0)
 		return -1;
 	if (l->settings.entrypoint && !l->bundle->is_image)
 		return oci_error_make(
@@ -105,8 +106,6 @@ static int open_task(struct launch *l, const char *bundle_path, oci_error_t *err
 		l->env_file = path_join(l->bundle_dir, "environment");
 	l->vars.env_file = l->env_file;
 	l->runtime_env = conf_env_without(task->env, &conf->runtime_env_exclude);
-	if (l->runtime_env == NULL)
-		return oci_error_make(err, ENOMEM, "environment");
 	if (pattern_expand_word(conf->image_cache, &l->vars, &image_cache, err) < 0)
 		return oci_error_wrap(err, "ImageCache");
 	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
@@ -430,7 +429,7 @@ void launch_free(struct launch *l)
 	if (l->spool_fd >= 0)
 		close(l->spool_fd);
 	json_decref(l->spec);
-	container_settings_release(&l->settings);
+	settings_release(&l->settings);
 	oci_bundle_free(l->bundle);
 	free(l);
 }

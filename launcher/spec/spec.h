@@ -11,7 +11,7 @@
 
 #include "conf/conf.h"
 #include "common/error.h"
-#include "conf/options.h"
+#include "launcher/settings.h"
 #include "launcher/image/bundle.h"
 #include "launcher/task.h"
 

@@ -327,6 +327,22 @@ static void env_exclude_keys(void **state)
 		   "RunTimeEnvExclude is not an extended regular expression");
 }
 
+/* conf_env_without: the entries that do not match, in order; an empty vector, never NULL. */
+static void env_without_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct oci_conf *c = load(f, RUNTIME "EnvExclude=^SECRET=\n");
+	char *const env[] = {"A=1", "SECRET=x", "NOEQUALS", "B=", NULL};
+	char *const only_secret[] = {"SECRET=y", NULL};
+	cleanup_strv char **kept = conf_env_without(env, &c->env_exclude);
+	cleanup_strv char **none = conf_env_without(only_secret, &c->env_exclude);
+	cleanup_strv char **from_null = conf_env_without(NULL, &c->env_exclude);
+
+	assert_strv_equal(kept, WORDS("A=1", "B="));
+	assert_strv_equal(none, WORDS(NULL));
+	assert_strv_equal(from_null, WORDS(NULL));
+}
+
 static void log_level_keys(void **state)
 {
 	static const char *const names[] = {"quiet", "fatal",  "error",	 "info",   "verbose",
@@ -537,6 +553,7 @@ int main(void)
 		T(disable_hooks_key),
 		T(boolean_keys),
 		T(env_exclude_keys),
+		T(env_without_filters),
 		T(log_level_keys),
 		T(mount_spool_dir_key),
 		T(srun_keys),

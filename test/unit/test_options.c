@@ -1,8 +1,12 @@
 /*
  * conf/options.c and conf/mounts.c: the users' container options, their syntax errors,
- * the SPANK_OCI_CONTAINER_* variables, the site's policy and defaults.
+ * the SPANK_OCI_CONTAINER_* variables, the site's policy and defaults, and the table of
+ * options (oci_option_defs) every code path reads. The merge on real paths is
+ * test_settings.c's.
  */
 #include "unit.h"
+
+#include <ctype.h>
 
 #include "conf/conf.h"
 #include "conf/options.h"
@@ -16,7 +20,6 @@ struct fixture {
 	char *dir;
 	struct oci_conf *conf;
 	struct oci_options o;
-	struct container_settings s;
 };
 
 static int setup(void **state)
@@ -36,7 +39,6 @@ static int teardown(void **state)
 
 	oci_conf_free(f->conf);
 	oci_options_release(&f->o);
-	container_settings_release(&f->s);
 	rm_tree(f->dir);
 	free(f->dir);
 	free(f);
@@ -240,41 +242,223 @@ static void config_key_errors(void **state)
 	assert_int_equal(load(f, "Writable=false\n")->writable, 0);
 }
 
-static void resolve_merges_and_checks_real_paths(void **state)
+/* ---- the table of options ---------------------------------------------------------------- */
+
+/* What each row must name, written out independently of the table. */
+static const struct {
+	enum option_id id;
+	size_t field;
+	enum option_kind kind;
+	int value;
+} expected_rows[] = {
+	{OPTION_MOUNTS, offsetof(struct oci_options, mounts), OPTION_KIND_MOUNTS, 0},
+	{OPTION_MOUNT_HOME, offsetof(struct oci_options, mount_home), OPTION_KIND_FLAG, OPT_ON},
+	{OPTION_NO_MOUNT_HOME, offsetof(struct oci_options, mount_home), OPTION_KIND_FLAG, OPT_OFF},
+	{OPTION_WORKDIR, offsetof(struct oci_options, workdir), OPTION_KIND_PATH, 0},
+	{OPTION_ENV, offsetof(struct oci_options, env), OPTION_KIND_NAMES, 0},
+	{OPTION_REMAP_ROOT, offsetof(struct oci_options, remap_root), OPTION_KIND_FLAG, OPT_ON},
+	{OPTION_NO_REMAP_ROOT, offsetof(struct oci_options, remap_root), OPTION_KIND_FLAG, OPT_OFF},
+	{OPTION_WRITABLE, offsetof(struct oci_options, writable), OPTION_KIND_FLAG, OPT_ON},
+	{OPTION_READONLY, offsetof(struct oci_options, writable), OPTION_KIND_FLAG, OPT_OFF},
+	{OPTION_ENTRYPOINT, offsetof(struct oci_options, entrypoint), OPTION_KIND_FLAG, OPT_ON},
+	{OPTION_SHARED, offsetof(struct oci_options, shared), OPTION_KIND_FLAG, OPT_ON},
+	{OPTION_NO_SHARED, offsetof(struct oci_options, shared), OPTION_KIND_FLAG, OPT_OFF},
+};
+
+/* A valid argument for an option of this kind (NULL for a flag). */
+static const char *sample_arg(enum option_kind kind)
+{
+	switch (kind) {
+	case OPTION_KIND_MOUNTS:
+		return "/src:/dst";
+	case OPTION_KIND_PATH:
+		return "/work";
+	case OPTION_KIND_NAMES:
+		return "NAME";
+	default:
+		return NULL;
+	}
+}
+
+/* Whether the field at offset (of that kind) has a value. */
+static bool field_is_set(const struct oci_options *o, size_t field, enum option_kind kind)
+{
+	const char *at = (const char *)o + field;
+
+	switch (kind) {
+	case OPTION_KIND_MOUNTS:
+		return ((const struct mount_list *)at)->n > 0;
+	case OPTION_KIND_PATH:
+	case OPTION_KIND_NAMES:
+		return *(void *const *)at != NULL;
+	case OPTION_KIND_FLAG:
+		return *(const int *)at != OPT_UNSET;
+	default:
+		fail_msg("unknown kind %d", (int)kind);
+		return false;
+	}
+}
+
+static void every_option_reachable_from_its_row(void **state)
 {
 	struct fixture *f = *state;
-	cleanup_error oci_error_t err = NULL, err2 = NULL;
-	cleanup_free char *site = xasprintf("ContainerMounts=%s:/site\nMountHome=true\n"
-					    "DeniedMountPrefixes=%s/denied\nRemapRoot=true\n",
-					    f->dir, f->dir);
-	cleanup_free char *link = xasprintf("%s/link", f->dir);
-	cleanup_free char *target = xasprintf("%s/denied", f->dir);
-	cleanup_free char *user = xasprintf("%s:/u:ro", link);
-	cleanup_free char *missing = xasprintf("%s/missing:/m", f->dir);
 
-	make_dir(f->dir, "denied", 0755);
-	assert_int_equal(symlink(target, link), 0);
-	load(f, site);
-	/* site mounts, then the home, then the user's; site defaults fill the rest */
-	assert_ok(oci_options_resolve(&f->o, f->conf, "/tmp", &f->s, &err), err);
-	assert_int_equal(f->s.mounts.n, 2);
-	assert_string_equal(f->s.mounts.v[0].dst, "/site");
-	assert_string_equal(f->s.mounts.v[1].dst, "/tmp");
-	assert_true(f->s.remap_root);
-	container_settings_release(&f->s);
-	/* a link into a denied prefix is refused by its real path */
-	set_ok(f, OPTION_MOUNTS, user);
-	assert_int_equal(oci_options_resolve(&f->o, f->conf, "/tmp", &f->s, &err), -1);
-	assert_error_has(err, "refused by the site policy (DeniedMountPrefixes=");
-	assert_error_has(err, target);
-	oci_options_release(&f->o);
-	/* a source that does not exist is named */
-	set_ok(f, OPTION_MOUNTS, missing);
-	set_ok(f, OPTION_NO_MOUNT_HOME, NULL);
-	set_ok(f, OPTION_NO_REMAP_ROOT, NULL);
-	assert_int_equal(oci_options_resolve(&f->o, f->conf, "/tmp", &f->s, &err2), -1);
-	assert_error_has(err2, "--container-mounts: mount source ");
-	assert_error_has(err2, "/missing: No such file or directory");
+	assert_int_equal(sizeof(expected_rows) / sizeof(expected_rows[0]), OPTION_COUNT);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		enum option_id id = expected_rows[i].id;
+		const struct option_def *d = &oci_option_defs[id];
+
+		assert_int_equal(d->field, expected_rows[i].field);
+		assert_int_equal(d->kind, expected_rows[i].kind);
+		if (d->kind == OPTION_KIND_FLAG)
+			assert_int_equal(d->value, expected_rows[i].value);
+		assert_non_null(d->name);
+		assert_non_null(d->help);
+		/* spank/options.c registers a value for exactly the valued kinds */
+		assert_int_equal(d->arginfo != NULL, d->kind != OPTION_KIND_FLAG);
+
+		/* a fresh set of options has nothing set */
+		for (int other = 0; other < OPTION_COUNT; other++)
+			assert_false(field_is_set(&f->o, oci_option_defs[other].field,
+						  oci_option_defs[other].kind));
+		set_ok(f, id, sample_arg(d->kind));
+		/* its own field, and only that one, is set */
+		for (int other = 0; other < OPTION_COUNT; other++) {
+			const struct option_def *od = &oci_option_defs[other];
+			assert_int_equal(field_is_set(&f->o, od->field, od->kind),
+					 od->field == d->field);
+		}
+		if (d->kind == OPTION_KIND_FLAG)
+			assert_int_equal(*(int *)((char *)&f->o + d->field), d->value);
+		oci_options_release(&f->o);
+	}
+	/* each kind through a named field */
+	set_ok(f, OPTION_WORKDIR, "/work");
+	assert_string_equal(f->o.workdir, "/work");
+	set_ok(f, OPTION_MOUNTS, "/src:/dst");
+	assert_string_equal(f->o.mounts.v[0].dst, "/dst");
+	set_ok(f, OPTION_ENV, "NAME");
+	assert_string_equal(f->o.env[0], "NAME");
+	set_ok(f, OPTION_NO_SHARED, NULL);
+	assert_int_equal(f->o.shared, OPT_OFF);
+	set_fails(f, OPTION_COUNT, NULL, "option");
+}
+
+static void pairs_exclude_each_other(void **state)
+{
+	struct fixture *f = *state;
+	size_t pairs = 0;
+
+	for (int id = 0; id < OPTION_COUNT; id++) {
+		const struct option_def *d = &oci_option_defs[id];
+		const struct option_def *p = &oci_option_defs[d->pair];
+		cleanup_free char *msg = NULL;
+
+		/* a pair is symmetric, on one field, the two values */
+		assert_int_equal(p->pair, id);
+		assert_int_equal(p->field, d->field);
+		if ((int)d->pair == id)
+			continue;
+		pairs++;
+		assert_int_equal(d->kind, OPTION_KIND_FLAG);
+		assert_int_equal(p->value, d->value == OPT_ON ? OPT_OFF : OPT_ON);
+		msg = xasprintf("--%s and --%s exclude each other", d->name, p->name);
+		set_ok(f, (enum option_id)id, NULL);
+		set_ok(f, (enum option_id)id, NULL); /* the same twice is fine */
+		set_fails(f, d->pair, NULL, msg);
+		oci_options_release(&f->o);
+	}
+	assert_int_equal(pairs, 8); /* mount home, remap root, writable, shared: both ways */
+}
+
+static void pairs_share_the_inherited_slot(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int id = 0; id < OPTION_COUNT; id++) {
+		const struct option_def *d = &oci_option_defs[id];
+		cleanup_error oci_error_t err = NULL;
+
+		if ((int)d->pair == id)
+			continue;
+		/* the job's value, then the step's own other: the step's wins, silently */
+		assert_ok(oci_options_set(&f->o, (enum option_id)id, NULL, true, &err), err);
+		assert_ok(oci_options_set(&f->o, d->pair, NULL, false, &err), err);
+		assert_int_equal(*(int *)((char *)&f->o + d->field),
+				 oci_option_defs[d->pair].value);
+		/* and the job's again changes nothing */
+		assert_ok(oci_options_set(&f->o, (enum option_id)id, NULL, true, &err), err);
+		assert_int_equal(*(int *)((char *)&f->o + d->field),
+				 oci_option_defs[d->pair].value);
+		oci_options_release(&f->o);
+	}
+}
+
+/* "container-mount-home" -> "SPANK_OCI_CONTAINER_MOUNT_HOME" */
+static char *env_name_of(const char *option)
+{
+	char *name = xasprintf("SPANK_OCI_%s", option);
+
+	for (char *p = name; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	return name;
+}
+
+static void env_names_and_values(void **state)
+{
+	struct fixture *f = *state;
+	size_t named = 0;
+
+	for (int id = 0; id < OPTION_COUNT; id++) {
+		const struct option_def *d = &oci_option_defs[id];
+		cleanup_error oci_error_t err = NULL, err2 = NULL;
+		cleanup_free char *want = env_name_of(d->name);
+		cleanup_free char *entry = NULL, *bad = NULL, *off = NULL;
+
+		if (d->env == NULL) {
+			/* the second of a pair: its first has the variable (0 for this one) */
+			assert_true((int)d->pair < id);
+			assert_non_null(oci_option_defs[d->pair].env);
+			continue;
+		}
+		named++;
+		assert_string_equal(d->env, want);
+		/* the variable sets the same field as the option */
+		entry = xasprintf("%s=%s", d->env,
+				  d->kind == OPTION_KIND_FLAG ? "1" : sample_arg(d->kind));
+		{
+			char *env[] = {entry, NULL};
+			assert_ok(oci_options_from_env(&f->o, table_getenv, env, &err), err);
+		}
+		for (int other = 0; other < OPTION_COUNT; other++) {
+			const struct option_def *od = &oci_option_defs[other];
+			assert_int_equal(field_is_set(&f->o, od->field, od->kind),
+					 od->field == d->field);
+		}
+		if (d->kind == OPTION_KIND_FLAG)
+			assert_int_equal(*(int *)((char *)&f->o + d->field), OPT_ON);
+		oci_options_release(&f->o);
+		/* errors name the variable and its value */
+		bad = xasprintf("%s=%s", d->env, d->kind == OPTION_KIND_FLAG ? "2" : "1x");
+		{
+			char *env[] = {bad, NULL};
+			assert_int_equal(oci_options_from_env(&f->o, table_getenv, env, &err2), -1);
+			assert_error_has(err2, bad);
+		}
+		oci_options_release(&f->o);
+		if (d->kind != OPTION_KIND_FLAG)
+			continue;
+		/* 0 is the pair's other value */
+		off = xasprintf("%s=0", d->env);
+		{
+			char *env[] = {off, NULL};
+			oci_error_release(&err);
+			assert_ok(oci_options_from_env(&f->o, table_getenv, env, &err), err);
+		}
+		assert_int_equal(*(int *)((char *)&f->o + d->field), OPT_OFF);
+		oci_options_release(&f->o);
+	}
+	assert_int_equal(named, 8);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -282,10 +466,17 @@ static void resolve_merges_and_checks_real_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(mount_syntax),	  T(other_values),
-		T(pairs_and_repetitions), T(inherited_values_give_way),
-		T(environment_variables), T(policy_keys_and_checks),
-		T(config_key_errors),	  T(resolve_merges_and_checks_real_paths),
+		T(mount_syntax),
+		T(other_values),
+		T(pairs_and_repetitions),
+		T(inherited_values_give_way),
+		T(environment_variables),
+		T(policy_keys_and_checks),
+		T(config_key_errors),
+		T(every_option_reachable_from_its_row),
+		T(pairs_exclude_each_other),
+		T(pairs_share_the_inherited_slot),
+		T(env_names_and_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

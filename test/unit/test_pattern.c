@@ -403,6 +403,97 @@ static void expand_argv_error_in_a_word(void **state)
 	assert_error_has(err, "%p has no value");
 }
 
+/* ---- the letter table ------------------------------------------------------------------ */
+
+static void letter_table_lists_the_documented_letters(void **state)
+{
+	static const char documented[] = "%@bejmnprstUu"; /* pattern.h, after Slurm's oci.conf */
+	char seen[128] = {0};
+
+	(void)state;
+	assert_int_equal(pattern_letter_count, strlen(documented));
+	for (size_t i = 0; i < pattern_letter_count; i++) {
+		const struct pattern_letter *l = &pattern_letters[i];
+
+		assert_non_null(strchr(documented, l->letter));
+		assert_int_equal(seen[(unsigned char)l->letter]++, 0); /* once each */
+		assert_ptr_equal(pattern_letter_find(l->letter), l);
+		/* a letter that needs a bit says why it is refused without it */
+		assert_int_equal(l->allow != 0, l->refusal != NULL);
+	}
+	assert_null(pattern_letter_find('\0'));
+	assert_null(pattern_letter_find('x'));
+}
+
+/* What the row of a letter expands to with vars, written out from its value. */
+static char *expected_expansion(const struct pattern_letter *l, const struct pattern_vars *v)
+{
+	const char *at = (const char *)v + l->offset;
+
+	switch (l->how) {
+	case PATTERN_PERCENT:
+		return xasprintf("%%");
+	case PATTERN_STRING:
+		return *(const char *const *)at ? xasprintf("%s", *(const char *const *)at) : NULL;
+	case PATTERN_NUMBER:
+		return xasprintf("%u", (unsigned)*(const uint32_t *)at);
+	case PATTERN_PID:
+		return *(const pid_t *)at > 0 ? xasprintf("%d", (int)*(const pid_t *)at) : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void every_letter_checked_and_expanded_by_its_row(void **state)
+{
+	struct pattern_vars none = {0};
+
+	(void)state;
+	for (size_t i = 0; i < pattern_letter_count; i++) {
+		const struct pattern_letter *l = &pattern_letters[i];
+		cleanup_free char *word = xasprintf("%%%c", l->letter);
+		cleanup_free char *refused = NULL, *full = NULL, *empty = NULL;
+		cleanup_free char *unknown = xasprintf("unknown pattern %%%c", l->letter);
+		cleanup_free char *no_value = xasprintf("%%%c has no value", l->letter);
+
+		/* pattern_check: allowed with its bit (or always), refused without it */
+		expect_check_ok(word, l->allow);
+		if (l->allow != 0) {
+			refused = xasprintf("%%%c %s in '%s'", l->letter, l->refusal, word);
+			expect_check_error(word, ALLOW_ALL & ~l->allow, refused);
+		}
+		/* pattern_expand_word: the value the row points at */
+		if (l->how == PATTERN_ARGV) {
+			/* only pattern_expand_argv expands it, as words of their own */
+			expect_expand_error(&full_vars, word, unknown);
+			continue;
+		}
+		full = expected_expansion(l, &full_vars);
+		assert_non_null(full);
+		expect_expand(&full_vars, word, full);
+		empty = expected_expansion(l, &none);
+		if (empty != NULL)
+			expect_expand(&none, word, empty);
+		else
+			expect_expand_error(&none, word, no_value);
+	}
+}
+
+static void letters_outside_the_table_are_unknown_to_both(void **state)
+{
+	(void)state;
+	for (int c = 1; c < 127; c++) {
+		cleanup_free char *word = NULL, *unknown = NULL;
+
+		if (pattern_letter_find((char)c) != NULL)
+			continue;
+		word = xasprintf("%%%c", c);
+		unknown = xasprintf("unknown pattern %%%c", c);
+		expect_check_error(word, ALLOW_ALL, unknown);
+		expect_expand_error(&full_vars, word, unknown);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +519,9 @@ int main(void)
 		cmocka_unit_test(expand_word_refuses_bad_patterns),
 		cmocka_unit_test(expand_argv_one_word_per_arg),
 		cmocka_unit_test(expand_argv_error_in_a_word),
+		cmocka_unit_test(letter_table_lists_the_documented_letters),
+		cmocka_unit_test(every_letter_checked_and_expanded_by_its_row),
+		cmocka_unit_test(letters_outside_the_table_are_unknown_to_both),
 	};
 
 	return cmocka_run_group_tests_name("pattern", tests, NULL, NULL);

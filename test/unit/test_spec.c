@@ -727,7 +727,7 @@ static void settings_mounts_workdir_and_writability(void **state)
 	set.writable = OPT_UNSET;
 	assert_true(json_is_false(jget(build(f, f->rootfs, false), "root.readonly")));
 	f->settings = NULL;
-	container_settings_release(&set);
+	settings_release(&set);
 }
 
 static void entrypoint_prepends_the_images(void **state)
