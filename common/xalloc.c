@@ -26,6 +26,11 @@ static void *checked(void *p)
 	return p;
 }
 
+void *xmalloc(size_t size)
+{
+	return checked(malloc(size ? size : 1));
+}
+
 void *xcalloc(size_t n, size_t size)
 {
 	return checked(calloc(n ? n : 1, size ? size : 1));
