@@ -159,7 +159,7 @@ int proc_cmd_init(struct proc_cmd *cmd, char **argv_owned, char *const *env, enu
 		strv_free(argv_owned);
 		*cmd = (struct proc_cmd){
 			.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1};
-		return oci_error_make(err, ENOMEM, "no program to run");
+		return oci_error_make(err, 0, "an empty command");
 	}
 	*cmd = (struct proc_cmd){.argv = argv_owned,
 				 .env = env,

@@ -15,24 +15,18 @@ size_t strv_len(char *const *v)
 	return n;
 }
 
-int strv_push_owned(char ***v, size_t *len, char *s)
+void strv_push_owned(char ***v, size_t *len, char *s)
 {
-	char **grown;
+	char **grown = xrealloc(*v, (*len + 2) * sizeof(char *));
 
-	if (s == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	grown = xrealloc(*v, (*len + 2) * sizeof(char *));
 	grown[(*len)++] = s;
 	grown[*len] = NULL;
 	*v = grown;
-	return 0;
 }
 
-int strv_push(char ***v, size_t *len, const char *s)
+void strv_push(char ***v, size_t *len, const char *s)
 {
-	return strv_push_owned(v, len, xstrdup(s));
+	strv_push_owned(v, len, xstrdup(s));
 }
 
 char **strv_dup(char *const *v)

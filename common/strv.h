@@ -5,10 +5,10 @@
 #include <stddef.h>
 
 size_t strv_len(char *const *v);
-/* Appends a copy of s; returns 0 (out of memory aborts, see common/xalloc.h). */
-int strv_push(char ***v, size_t *len, const char *s);
-/* Appends s itself (takes ownership); returns 0, or -1 with errno ENOMEM when s is NULL. */
-int strv_push_owned(char ***v, size_t *len, char *s);
+/* Appends a copy of s. */
+void strv_push(char ***v, size_t *len, const char *s);
+/* Appends s itself (takes ownership). */
+void strv_push_owned(char ***v, size_t *len, char *s);
 /* A copy of v (an empty vector for NULL); never NULL. */
 char **strv_dup(char *const *v);
 void strv_free(char **v);

@@ -7,12 +7,11 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
-int mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro)
+void mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro)
 {
 	list->v = xrealloc(list->v, (list->n + 1) * sizeof(*list->v));
 	list->v[list->n++] =
 		(struct mount_request){.src = xstrdup(src), .dst = xstrdup(dst), .ro = ro};
-	return 0;
 }
 
 void mounts_release(struct mount_list *list)

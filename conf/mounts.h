@@ -25,7 +25,7 @@ struct mount_list {
  */
 int mounts_parse(const char *text, struct mount_list *list, oci_error_t *err);
 /* Appends copies of src and dst; returns 0 (out of memory aborts; int for existing callers). */
-int mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro);
+void mounts_add(struct mount_list *list, const char *src, const char *dst, bool ro);
 void mounts_release(struct mount_list *list);
 
 /* Is dst one of the container's /proc, /sys or /dev (or under them)? */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 #include "spank/context.h"
 
 #define SALLOC_STEP_MARK "SPANK_OCI_SALLOC_STEP"
@@ -84,14 +85,12 @@ static char **read_cmdline(size_t *argc)
 {
 	cleanup_fclose FILE *f = fopen("/proc/self/cmdline", "re");
 	cleanup_free char *arg = NULL;
-	char **argv = calloc(1, sizeof(char *));
+	char **argv = xcalloc(1, sizeof(char *));
 	size_t cap = 0;
 
 	*argc = 0;
-	while (f != NULL && argv != NULL && getdelim(&arg, &cap, '\0', f) >= 0) {
-		if (strv_push(&argv, argc, arg) < 0)
-			return NULL;
-	}
+	while (f != NULL && getdelim(&arg, &cap, '\0', f) >= 0)
+		strv_push(&argv, argc, arg);
 	return argv;
 }
 
@@ -114,31 +113,22 @@ static int salloc_command_in_container(void)
 	argv = read_cmdline(&argc);
 	if (argv == NULL || optind <= 0 || (size_t)optind >= argc)
 		return 0; /* no command: the interactive step (use_interactive_step) runs */
-	next = calloc(1, sizeof(char *));
-	if (next == NULL)
-		return -1;
+	next = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < (size_t)optind; i++)
-		if (strv_push(&next, &n, argv[i]) < 0)
-			return -1;
+		strv_push(&next, &n, argv[i]);
 	if (oci_conf_load(context.config_path, &conf, &err) < 0)
 		conf = NULL;
-	if (strv_push(&next, &n, conf && conf->srun_path ? conf->srun_path : "srun") < 0)
-		goto fail;
+	strv_push(&next, &n, conf && conf->srun_path ? conf->srun_path : "srun");
 	for (size_t i = 0; conf && conf->srun_args && conf->srun_args[i]; i++)
-		if (strv_push(&next, &n, conf->srun_args[i]) < 0)
-			goto fail;
-	if (strv_push(&next, &n, "--ntasks=1") < 0 || strv_push(&next, &n, "--nodes=1") < 0)
-		goto fail;
+		strv_push(&next, &n, conf->srun_args[i]);
+	strv_push(&next, &n, "--ntasks=1");
+	strv_push(&next, &n, "--nodes=1");
 	for (size_t i = (size_t)optind; i < argc; i++)
-		if (strv_push(&next, &n, argv[i]) < 0)
-			goto fail;
+		strv_push(&next, &n, argv[i]);
 	oci_conf_free(conf);
 	setenv(SALLOC_STEP_MARK, "1", 1);
 	execv("/proc/self/exe", next);
 	slurm_error(SPANK_OCI_PREFIX "cannot run salloc again: %s", strerror(errno));
-	return -1;
-fail:
-	oci_conf_free(conf);
 	return -1;
 }
 

@@ -60,8 +60,7 @@ int spec_env_merge(const struct oci_conf *conf, char *const *task_env, json_t *i
 		if (at >= 0 && name_listed(keep, entry))
 			continue; /* --container-env: the task's value wins */
 		if (at < 0) {
-			if (strv_push(&env, &n, entry) < 0)
-				return oci_error_make(err, ENOMEM, "environment");
+			strv_push(&env, &n, entry);
 			continue;
 		}
 		copy = xstrdup(entry);

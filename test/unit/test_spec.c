@@ -695,8 +695,8 @@ static void settings_mounts_workdir_and_writability(void **state)
 	struct container_settings set = {.writable = OPT_UNSET};
 	json_t *spec, *m, *want;
 
-	assert_int_equal(mounts_add(&set.mounts, "/usr", "/data", true), 0);
-	assert_int_equal(mounts_add(&set.mounts, f->dir, "/scratch", false), 0);
+	mounts_add(&set.mounts, "/usr", "/data", true);
+	mounts_add(&set.mounts, f->dir, "/scratch", false);
 	set.workdir = strdup("/nowhere");
 	f->settings = &set;
 	spec = build(f, f->bundle, false);
