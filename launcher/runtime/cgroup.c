@@ -124,12 +124,18 @@ static int write_text(const char *dir, const char *file, const char *text, oci_e
 	return 0;
 }
 
-/* Visits dir and every descendant cgroup directory (no symlinks: cgroupfs has none). */
-static int for_each_cgroup(const char *dir, int (*fn)(const char *dir, void *arg), void *arg)
+enum visit_order { PARENT_FIRST, CHILDREN_FIRST };
+
+/*
+ * Visits dir and every descendant cgroup directory (no symlinks: cgroupfs has none) and
+ * adds up what fn returns.
+ */
+static int for_each_cgroup(const char *dir, enum visit_order order,
+			   int (*fn)(const char *dir, void *arg), void *arg)
 {
-	DIR *d = opendir(dir);
+	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *e;
-	int total = fn(dir, arg);
+	int total = order == PARENT_FIRST ? fn(dir, arg) : 0;
 
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		cleanup_free char *sub = NULL;
@@ -137,12 +143,10 @@ static int for_each_cgroup(const char *dir, int (*fn)(const char *dir, void *arg
 		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
 		    strcmp(e->d_name, "..") == 0)
 			continue;
-		if (asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
-			total += for_each_cgroup(sub, fn, arg);
+		sub = xasprintf("%s/%s", dir, e->d_name);
+		total += for_each_cgroup(sub, order, fn, arg);
 	}
-	if (d != NULL)
-		closedir(d);
-	return total;
+	return order == CHILDREN_FIRST ? total + fn(dir, arg) : total;
 }
 
 /* Counts (and with arg non-NULL, SIGKILLs) the processes listed in dir/cgroup.procs. */
@@ -167,35 +171,28 @@ int cgroup2_kill_tree(const char *dir, oci_error_t *err)
 {
 	struct timespec pause = {0, 10 * 1000 * 1000};
 	cleanup_error oci_error_t kerr = NULL;
-	int found = for_each_cgroup(dir, signal_procs, NULL);
+	int found = for_each_cgroup(dir, PARENT_FIRST, signal_procs, NULL);
 	bool have_kill = write_text(dir, "cgroup.kill", "1", &kerr) == 0;
 
 	for (int round = 0; round < 500; round++) {
-		if (for_each_cgroup(dir, signal_procs, have_kill ? NULL : (void *)1) == 0)
+		if (for_each_cgroup(dir, PARENT_FIRST, signal_procs,
+				    have_kill ? NULL : (void *)1) == 0)
 			return found;
 		nanosleep(&pause, NULL);
 	}
 	return oci_error_make(err, 0, "processes remain in %s after SIGKILL", dir);
 }
 
+static int remove_one(const char *dir, void *unused)
+{
+	(void)unused;
+	return rmdir(dir) == 0 ? 1 : 0;
+}
+
 /* Removes dir and its empty descendants (deepest first). */
 static void remove_tree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		cleanup_free char *sub = NULL;
-
-		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
-		    strcmp(e->d_name, "..") == 0)
-			continue;
-		if (asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
-			remove_tree(sub);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(dir);
+	for_each_cgroup(dir, CHILDREN_FIRST, remove_one, NULL);
 }
 
 char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned job,
