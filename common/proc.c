@@ -120,11 +120,13 @@ static int search_dirs(const char *dirs, const char *name, char **path)
 
 	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		cleanup_free char *candidate = NULL;
+		struct stat st; /* a directory of that name is no program: look further */
 
 		if (*d != '/')
 			continue;
 		candidate = xasprintf("%s/%s", d, name);
-		if (access(candidate, X_OK) == 0) {
+		if (access(candidate, X_OK) == 0 && stat(candidate, &st) == 0 &&
+		    S_ISREG(st.st_mode)) {
 			*path = steal_pointer(&candidate);
 			return 0;
 		}

@@ -122,6 +122,7 @@ int supervise_container(pid_t pid, int *wstatus, oci_error_t *err)
 {
 	pid_t got;
 
+	forward_signals(pid); /* those that came while the runtime created and started it */
 	while ((got = waitpid(-1, wstatus, 0)) != pid) {
 		if (got < 0 && errno == EINTR) {
 			forward_signals(pid);

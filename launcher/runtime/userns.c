@@ -28,7 +28,9 @@ static int subid_start(const char *file, const char *user, unsigned long id, uns
 		char *save = NULL, *name = strtok_r(line, ":", &save);
 		char *first = strtok_r(NULL, ":", &save), *count = strtok_r(NULL, ":\n", &save);
 
-		if (name == NULL || first == NULL || count == NULL || strtoul(count, NULL, 10) < 1)
+		if (name == NULL || first == NULL || count == NULL ||
+		    strtoul(count, NULL, 10) < 1 ||
+		    first[strspn(first, "0123456789")] != '\0') /* a start that is no number */
 			continue;
 		if (strcmp(name, user) == 0 || strcmp(name, idtext) == 0) {
 			*start = strtoul(first, NULL, 10);

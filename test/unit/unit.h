@@ -175,4 +175,89 @@ static inline char *dir_fixture_at(struct dir_fixture *f, const char *rel)
 	return xasprintf("%s/%s", f->dir, rel);
 }
 
+/* ---- child processes (for tests of what signals, reparents or changes a process) -------- */
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* Writes text to dir/rel (rel may be NULL) as an executable (mode 0755): a fake program. */
+static inline void write_executable(const char *dir, const char *rel, const char *text)
+{
+	cleanup_free char *path = rel ? xasprintf("%s/%s", dir, rel) : xasprintf("%s", dir);
+
+	write_text(path, NULL, text);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/*
+ * The wait status of the child pid, which must end within timeout_ms: one still running
+ * then is SIGKILLed and reaped, and the test fails.
+ */
+static inline int wait_child(pid_t pid, int timeout_ms)
+{
+	const struct timespec pause_5ms = {.tv_nsec = 5000000};
+	int status = 0;
+
+	for (int waited = 0; waited <= timeout_ms; waited += 5) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+
+		if (got == pid)
+			return status;
+		if (got < 0 && errno != EINTR)
+			fail_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+		nanosleep(&pause_5ms, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fail_msg("child %d still running after %d ms: killed", (int)pid, timeout_ms);
+	return -1;
+}
+
+/*
+ * A check that must run in a process of its own: returns 0, or non-zero after writing
+ * why into msg. It runs in a forked child (never use cmocka's assertions there), which
+ * ends with _exit.
+ */
+typedef int (*child_check_fn)(void *arg, char *msg, size_t len);
+
+/* Runs fn(arg) in a forked child; the test fails with its message unless it returns 0. */
+static inline void check_in_child(child_check_fn fn, void *arg, int timeout_ms)
+{
+	char msg[1024] = "";
+	ssize_t n, total = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	/* non-blocking: what the child left running may hold the pipe open */
+	assert_int_equal(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+	fflush(NULL); /* nothing buffered is written twice */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+
+		close(fds[0]);
+		fcntl(fds[1], F_SETFD, 0); /* survives what fn closes as exec would */
+		alarm((unsigned)(timeout_ms / 1000 + 1));
+		rc = fn(arg, msg, sizeof(msg));
+		if (rc != 0 && write(fds[1], msg, strnlen(msg, sizeof(msg))) < 0)
+			rc = 2;
+		_exit(rc == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	status = wait_child(pid, timeout_ms + 2000);
+	while (total < (ssize_t)sizeof(msg) - 1 &&
+	       (n = read(fds[0], msg + total, sizeof(msg) - 1 - (size_t)total)) > 0)
+		total += n;
+	msg[total] = '\0';
+	close(fds[0]);
+	if (WIFSIGNALED(status))
+		fail_msg("the child was killed by signal %d%s%s", WTERMSIG(status),
+			 *msg ? ": " : "", msg);
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("%s", *msg ? msg : "the child failed without saying why");
+}
+
 #endif
