@@ -118,21 +118,49 @@ int supervise_runtime(pid_t runtime, const char *main_pid_file, int *wstatus, oc
 	return 0;
 }
 
+/*
+ * The supervised signals stay blocked but while ppoll waits: one that comes between two
+ * waits is forwarded at the next, never left noted until another one comes.
+ */
 int supervise_container(pid_t pid, int *wstatus, oci_error_t *err)
 {
-	pid_t got;
+	cleanup_close int fd = pidfd_of(pid);
+	sigset_t supervised, waiting;
+	int rc = 0;
 
-	forward_signals(pid); /* those that came while the runtime created and started it */
-	while ((got = waitpid(-1, wstatus, 0)) != pid) {
-		if (got < 0 && errno == EINTR) {
+	sigemptyset(&supervised);
+	for (size_t i = 0; i < N_SUPERVISED; i++)
+		sigaddset(&supervised, supervised_signals[i]);
+	sigprocmask(SIG_BLOCK, &supervised, &waiting);
+	sigdelset(&waiting, SIGCHLD);
+	for (size_t i = 0; i < N_SUPERVISED; i++)
+		sigdelset(&waiting, supervised_signals[i]);
+	/* those that came while the runtime created and started it */
+	forward_signals(pid);
+	for (bool ended = false; !ended;) {
+		const struct timespec reap_every = {.tv_sec = 1};
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = ppoll(&p, fd >= 0 ? 1 : 0, &reap_every, &waiting), st;
+		pid_t got;
+
+		if (n < 0 && errno == EINTR)
 			forward_signals(pid);
-			continue;
+		/* the container, and the orphans it leaves (they come back to us) */
+		while (!ended && (got = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (got == pid) {
+				*wstatus = st;
+				ended = true;
+			}
 		}
-		if (got < 0)
-			return oci_error_make(err, errno, "waiting for the container (pid %d)",
-					      (int)pid);
+		if (!ended && got < 0 && errno != EINTR) {
+			rc = oci_error_make(err, errno, "waiting for the container (pid %d)",
+					    (int)pid);
+			break;
+		}
 	}
-	return 0;
+	sigprocmask(SIG_UNBLOCK, &supervised, NULL);
+	forward_signals(0);
+	return rc;
 }
 
 int supervise_status_of_run(int wstatus)
