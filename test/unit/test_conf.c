@@ -19,10 +19,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->path = xasprintf("%s/oci.conf", f->dir);
 	*state = f;
 	return 0;
@@ -33,10 +31,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	oci_conf_free(f->conf);
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->path);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

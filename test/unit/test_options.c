@@ -24,10 +24,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	oci_options_init(&f->o);
 	*state = f;
 	return 0;
@@ -39,9 +37,7 @@ static int teardown(void **state)
 
 	oci_conf_free(f->conf);
 	oci_options_release(&f->o);
-	rm_tree(f->dir);
-	free(f->dir);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

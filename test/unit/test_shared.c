@@ -98,11 +98,9 @@ static void load_conf(struct fixture *f, const char *extra)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 	cleanup_free char *script = NULL;
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->fake = xasprintf("%s/fake-runc", f->dir);
 	f->ctl = xasprintf("%s/ctl", f->dir);
 	f->spool = xasprintf("%s/spool", f->dir);
@@ -151,14 +149,12 @@ static int teardown(void **state)
 	}
 	json_decref(f->spec);
 	oci_conf_free(f->conf);
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->fake);
 	free(f->ctl);
 	free(f->spool);
 	free(f->root);
 	free(f->shared);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

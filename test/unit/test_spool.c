@@ -18,10 +18,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->spool = xasprintf("%s/spool-1000/12.3", f->dir);
 	f->bundle = xasprintf("%s/task.0", f->spool);
 	for (size_t i = 0; i < sizeof(f->fds) / sizeof(f->fds[0]); i++)
@@ -37,11 +35,9 @@ static int teardown(void **state)
 	for (size_t i = 0; i < sizeof(f->fds) / sizeof(f->fds[0]); i++)
 		if (f->fds[i] >= 0)
 			close(f->fds[i]);
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->spool);
 	free(f->bundle);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

@@ -414,11 +414,9 @@ struct runtime_fixture {
 
 static int runtime_setup(void **state)
 {
-	struct runtime_fixture *f = calloc(1, sizeof(*f));
+	struct runtime_fixture *f = dir_fixture_new(struct runtime_fixture);
 	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->pid_file = xasprintf("%s/pid", f->dir);
 	if (fd < 0)
 		f->skip_reason = xasprintf("no pidfd_open here: %s", strerror(errno));
@@ -432,11 +430,9 @@ static int runtime_teardown(void **state)
 {
 	struct runtime_fixture *f = *state;
 
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->pid_file);
 	free(f->skip_reason);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 

@@ -22,10 +22,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = dir_fixture_new(struct fixture);
 
-	assert_non_null(f);
-	f->dir = make_tmpdir();
 	f->subuid = xasprintf("%s/subuid", f->dir);
 	f->subgid = xasprintf("%s/subgid", f->dir);
 	*state = f;
@@ -36,11 +34,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	rm_tree(f->dir);
-	free(f->dir);
 	free(f->subuid);
 	free(f->subgid);
-	free(f);
+	dir_fixture_free(f);
 	return 0;
 }
 
