@@ -35,6 +35,18 @@ teardown() {
 	done
 }
 
+@test "each runtime setup of the tests and the bench (test/configs) passes spank-oci check" {
+	for f in "$REPO"/test/configs/*.conf; do
+		run "$CLI" check --config "$f"
+		[ "$status" -eq 0 ] || {
+			echo "$f: $output" >&2
+			return 1
+		}
+		name="$(basename "$f" .conf)"
+		[[ "$output" == *"$f: ok (runtime ${name%%-*}, "* ]]
+	done
+}
+
 @test "spank-oci check names file:line and the text of an unknown key" {
 	printf 'RunTimeRun="runc run %%b"\n# fine\nBogusKey=1\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	run "$CLI" check --config "$BATS_TEST_TMPDIR/bad.conf"
