@@ -6,7 +6,7 @@
 : "${SPANK_OCI_TEST_USER_NOSUB:=$SPANK_OCI_TEST_USER-nosub}" # no /etc/subuid range
 : "${RUNTIME:=runc}"
 export SLURM_CONF="$SPANK_OCI_CLUSTER_DIR/slurm/slurm.conf"
-# REPO, spank_oci_config (the runtime setups in test/configs), wait_job
+# REPO, spank_oci_config (the runtime setups in test/configs), wait_until, wait_job
 # shellcheck source=scripts/lib.sh
 . "$BATS_TEST_DIRNAME/../../scripts/lib.sh"
 F="$SPANK_OCI_CLUSTER_DIR/fixtures"
@@ -35,10 +35,56 @@ run_split() {
 # (more keys): test/configs/$RUNTIME.conf, one of runc or crun (RunTimeRun), runc-create or
 # crun-create (RunTimeCreate/Start/Query, supervised by spank-oci), runc-shared or
 # crun-shared (the same with SharedContainer: the step's tasks on a node join one
-# container).
+# container). A test that changes $CONFIG leaves it so: its file's teardown writes it anew.
 write_config() {
 	spank_oci_config "$RUNTIME" "$@" >"$CONFIG" || return 1
 	chmod 0644 "$CONFIG"
+}
+
+# assert_refused MSG CMD...: runs CMD as run_split does ($status, $output and $stderr stay
+# set for more checks) and asserts that it fails with MSG in its stderr; a * in MSG stands
+# for any text, everything else is literal.
+assert_refused() {
+	local msg=$1 pattern='' i
+	shift
+	run_split "$@"
+	for ((i = 0; i < ${#msg}; i++)); do
+		if [ "${msg:i:1}" = '*' ]; then
+			pattern+='*'
+		else
+			pattern+="\\${msg:i:1}"
+		fi
+	done
+	if [ "$status" -eq 0 ]; then
+		printf 'assert_refused: exit status 0, expected a failure: %s\nstderr: %s\n' \
+			"$*" "$stderr" >&2
+		return 1
+	fi
+	if [[ "$stderr" != *$pattern* ]]; then
+		printf 'assert_refused: stderr lacks "%s" (exit status %s): %s\nstderr: %s\n' \
+			"$msg" "$status" "$*" "$stderr" >&2
+		return 1
+	fi
+}
+
+# start_and_wait [-n N] FILE CMD...: starts CMD in the background, its stdout and stderr to
+# FILE, and waits (10 s at most) until N lines of FILE (default 1) say "started": CMD
+# prints that when it runs. On a timeout it shows FILE and fails. The test's `wait`
+# waits for CMD.
+start_and_wait() {
+	local n=1 file
+	if [ "$1" = -n ]; then
+		n=$2
+		shift 2
+	fi
+	file=$1
+	shift
+	: >"$file"
+	"$@" >"$file" 2>&1 &
+	wait_until '[ "$(grep -c started "$file")" -ge "$n" ]' && return 0
+	echo "start_and_wait: not $n times \"started\" in $file after 10 s:" >&2
+	cat "$file" >&2
+	return 1
 }
 
 # A bundle whose config.json asks for a mount of a file system type that does not
