@@ -24,6 +24,7 @@ setup() {
 }
 
 teardown() {
+	write_config # after the tests that change it
 	[ -n "${CG:-}" ] || return 0
 	pkill -9 -u "$SPANK_OCI_TEST_USER" || true # only after a failure
 	wait || true
@@ -34,18 +35,14 @@ teardown() {
 # Starts `spank-oci run` in the task cgroup, as the user; the container starts two
 # sleeps (one double-forked away) and reports when they run.
 start_in_task_cgroup() {
-	local bundle=$1
-	shift
-	(cd "$WORK" && "$REPO/scripts/node-ns" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+	start_and_wait "$WORK/started" run_in_task_cgroup "$1"
+	wait_until '[ "$(pgrep -u "$SPANK_OCI_TEST_USER" -x sleep | wc -l)" -ge 2 ]'
+}
+
+run_in_task_cgroup() {
+	cd "$WORK" && "$REPO/scripts/node-ns" sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
 		sh "$TASK" runuser -u "$SPANK_OCI_TEST_USER" -- "$CLI" run --config "$CONFIG" \
-		--bundle "$bundle" -- sh -c '(setsid sleep 300 &); sleep 300 & echo started >&2; wait' \
-		2>"$WORK/started") &
-	for _ in $(seq 1 100); do
-		grep -q started "$WORK/started" 2>/dev/null && [ "$(pgrep -u "$SPANK_OCI_TEST_USER" -x sleep | wc -l)" -ge 2 ] && return 0
-		sleep 0.1
-	done
-	cat "$WORK/started" >&2
-	return 1
+		--bundle "$1" -- sh -c '(setsid sleep 300 &); sleep 300 & echo started >&2; wait'
 }
 
 # Ends the container's main process (sh, by ending the sleep it waits for); the
@@ -116,5 +113,4 @@ assert_all_in_task_cgroup() {
 	grep -qx "0::$REL/user/task_0" "/proc/$(pgrep -u "$SPANK_OCI_TEST_USER" -x spank-oci)/cgroup"
 	end_container
 	[ ! -e "$child" ]
-	write_config
 }

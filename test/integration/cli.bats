@@ -35,6 +35,18 @@ teardown() {
 	done
 }
 
+@test "each runtime setup of the tests and the bench (test/configs) passes spank-oci check" {
+	for f in "$REPO"/test/configs/*.conf; do
+		run "$CLI" check --config "$f"
+		[ "$status" -eq 0 ] || {
+			echo "$f: $output" >&2
+			return 1
+		}
+		name="$(basename "$f" .conf)"
+		[[ "$output" == *"$f: ok (runtime ${name%%-*}, "* ]]
+	done
+}
+
 @test "spank-oci check names file:line and the text of an unknown key" {
 	printf 'RunTimeRun="runc run %%b"\n# fine\nBogusKey=1\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	run "$CLI" check --config "$BATS_TEST_TMPDIR/bad.conf"
@@ -44,9 +56,8 @@ teardown() {
 
 @test "spank-oci check reports a runtime program that does not exist" {
 	sed 's#/usr/sbin/runc#/no/such/runc#' "$REPO/oci.conf.example" >"$BATS_TEST_TMPDIR/c.conf"
-	run "$CLI" check --config "$BATS_TEST_TMPDIR/c.conf"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"runtime /no/such/runc: No such file or directory"* ]]
+	assert_refused "runtime /no/such/runc: No such file or directory" \
+		"$CLI" check --config "$BATS_TEST_TMPDIR/c.conf"
 }
 
 @test "spank-oci check warns about an oci.conf next to slurm.conf" {
@@ -82,9 +93,8 @@ teardown() {
 }
 
 @test "spank-oci run refuses to run a container as root" {
-	run "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- true
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"refusing to run a container as root"* ]]
+	assert_refused "refusing to run a container as root" \
+		"$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- true
 }
 
 @test "spank-oci run: a missing bundle is one clear line and a non-zero exit" {

@@ -6,7 +6,9 @@
 : "${SPANK_OCI_TEST_USER_NOSUB:=$SPANK_OCI_TEST_USER-nosub}" # no /etc/subuid range
 : "${RUNTIME:=runc}"
 export SLURM_CONF="$SPANK_OCI_CLUSTER_DIR/slurm/slurm.conf"
-REPO="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+# REPO, spank_oci_config (the runtime setups in test/configs), wait_until, wait_job
+# shellcheck source=scripts/lib.sh
+. "$BATS_TEST_DIRNAME/../../scripts/lib.sh"
 F="$SPANK_OCI_CLUSTER_DIR/fixtures"
 CONFIG="$SPANK_OCI_CLUSTER_DIR/spank-oci.conf"
 WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory
@@ -29,49 +31,60 @@ run_split() {
 	rm -f "$errfile"
 }
 
-# Writes the test configuration for $RUNTIME to $CONFIG: runc or crun with RunTimeRun,
-# runc-create or crun-create (RunTimeCreate/Start/Query, supervised by spank-oci), or
-# runc-shared and crun-shared (SharedContainer: the step's tasks on a node join one
-# container).
+# write_config [LINE...]: writes the runtime setup $RUNTIME to $CONFIG, and each LINE
+# (more keys): test/configs/$RUNTIME.conf, one of runc or crun (RunTimeRun), runc-create or
+# crun-create (RunTimeCreate/Start/Query, supervised by spank-oci), runc-shared or
+# crun-shared (the same with SharedContainer: the step's tasks on a node join one
+# container). A test that changes $CONFIG leaves it so: its file's teardown writes it anew.
 write_config() {
-	case "$RUNTIME" in
-	runc)
-		cat >"$CONFIG" <<-'CONF'
-			RunTimeRun="/usr/sbin/runc --root %m/runc --log %b/runtime.log --log-format json run --pid-file %b/pid --bundle %b %u.%j.%s.%t"
-			RunTimeKill="/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL"
-			RunTimeDelete="/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t"
-		CONF
-		;;
-	crun)
-		cat >"$CONFIG" <<-'CONF'
-			RunTimeRun="/usr/bin/crun --root=%m/crun --log=file:%b/runtime.log --log-format=json --cgroup-manager=disabled run --pid-file %b/pid --bundle %b %u.%j.%s.%t"
-			RunTimeKill="/usr/bin/crun --root=%m/crun kill %u.%j.%s.%t KILL"
-			RunTimeDelete="/usr/bin/crun --root=%m/crun delete --force %u.%j.%s.%t"
-		CONF
-		;;
-	runc-create | crun-create | runc-shared | crun-shared)
-		# RunTimeCreate/Start/Query; -shared: SharedContainer, the step's tasks on a node
-		# join one container
-		local rt=${RUNTIME%-*} bin
-		bin=$(command -v "$rt")
-		cat >"$CONFIG" <<-CONF
-			RunTimeCreate="$bin --root=%m/$rt --log=%b/runtime.log --log-format=json create --bundle %b %u.%j.%s.%t"
-			RunTimeStart="$bin --root=%m/$rt start %u.%j.%s.%t"
-			RunTimeQuery="$bin --root=%m/$rt state %u.%j.%s.%t"
-			RunTimeKill="$bin --root=%m/$rt kill %u.%j.%s.%t KILL"
-			RunTimeDelete="$bin --root=%m/$rt delete --force %u.%j.%s.%t"
-		CONF
-		[ "$rt" = runc ] ||
-			sed -i 's/--log=/--log=file:/; s/ create / --cgroup-manager=disabled create /' "$CONFIG"
-		[ "${RUNTIME#*-}" = create ] || echo "SharedContainer=true" >>"$CONFIG"
-		;;
-	*)
-		echo "unknown RUNTIME $RUNTIME" >&2
-		return 1
-		;;
-	esac
-	[ $# -eq 0 ] || printf '%s\n' "$@" >>"$CONFIG" # extra lines
+	spank_oci_config "$RUNTIME" "$@" >"$CONFIG" || return 1
 	chmod 0644 "$CONFIG"
+}
+
+# assert_refused MSG CMD...: runs CMD as run_split does ($status, $output and $stderr stay
+# set for more checks) and asserts that it fails with MSG in its stderr; a * in MSG stands
+# for any text, everything else is literal.
+assert_refused() {
+	local msg=$1 pattern='' i
+	shift
+	run_split "$@"
+	for ((i = 0; i < ${#msg}; i++)); do
+		if [ "${msg:i:1}" = '*' ]; then
+			pattern+='*'
+		else
+			pattern+="\\${msg:i:1}"
+		fi
+	done
+	if [ "$status" -eq 0 ]; then
+		printf 'assert_refused: exit status 0, expected a failure: %s\nstderr: %s\n' \
+			"$*" "$stderr" >&2
+		return 1
+	fi
+	if [[ "$stderr" != *$pattern* ]]; then
+		printf 'assert_refused: stderr lacks "%s" (exit status %s): %s\nstderr: %s\n' \
+			"$msg" "$status" "$*" "$stderr" >&2
+		return 1
+	fi
+}
+
+# start_and_wait [-n N] FILE CMD...: starts CMD in the background, its stdout and stderr to
+# FILE, and waits (10 s at most) until N lines of FILE (default 1) say "started": CMD
+# prints that when it runs. On a timeout it shows FILE and fails. The test's `wait`
+# waits for CMD.
+start_and_wait() {
+	local n=1 file
+	if [ "$1" = -n ]; then
+		n=$2
+		shift 2
+	fi
+	file=$1
+	shift
+	: >"$file"
+	"$@" >"$file" 2>&1 &
+	wait_until '[ "$(grep -c started "$file")" -ge "$n" ]' && return 0
+	echo "start_and_wait: not $n times \"started\" in $file after 10 s:" >&2
+	cat "$file" >&2
+	return 1
 }
 
 # A bundle whose config.json asks for a mount of a file system type that does not
@@ -88,17 +101,6 @@ make_bad_mount_bundle() {
 	PY
 	chmod -R a+rX "$F/scratch"
 	echo "$b"
-}
-
-# Waits (bounded) until job $1 has left the queue.
-wait_job() {
-	local i
-	for i in $(seq 1 300); do
-		[ -z "$(squeue -h -j "$1" 2>/dev/null)" ] && return 0
-		sleep 0.1
-	done
-	echo "job $1 still queued" >&2
-	return 1
 }
 
 # Nothing of the test user's containers may remain: no process, no runtime state, no

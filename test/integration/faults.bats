@@ -11,6 +11,10 @@ setup_file() {
 	write_config
 }
 
+teardown() {
+	write_config # after the tests that change it
+}
+
 # What is left of the test user's containers: "none", or what was found.
 leftovers() {
 	local procs files state="" root
@@ -49,16 +53,6 @@ record() {
 	assert_node_idle
 }
 
-# Waits until the container of a background step runs ("started" in file $1).
-wait_started() {
-	for _ in $(seq 1 100); do
-		grep -q started "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	cat "$1" >&2
-	return 1
-}
-
 @test "faults: normal exit" {
 	run_split as_user srun --container="$F/bundle" true
 	[ "$status" -eq 0 ]
@@ -79,8 +73,8 @@ wait_started() {
 }
 
 @test "faults: scancel while running" {
-	as_user srun --container="$F/bundle" sh -c 'echo started; sleep 300' >"$WORK/f-scancel" 2>&1 &
-	wait_started "$WORK/f-scancel"
+	start_and_wait "$WORK/f-scancel" \
+		as_user srun --container="$F/bundle" sh -c 'echo started; sleep 300'
 	scancel -u "$SPANK_OCI_TEST_USER"
 	wait || true
 	grep -q CANCELLED "$WORK/f-scancel"
@@ -88,8 +82,8 @@ wait_started() {
 }
 
 @test "faults: srun itself killed with SIGKILL" {
-	as_user srun --container="$F/bundle" sh -c 'echo started; sleep 2' >"$WORK/f-srun" 2>&1 &
-	wait_started "$WORK/f-srun"
+	start_and_wait "$WORK/f-srun" \
+		as_user srun --container="$F/bundle" sh -c 'echo started; sleep 2'
 	for _ in $(seq 1 50); do
 		pkill -9 -u "$SPANK_OCI_TEST_USER" -x srun || break
 		sleep 0.1
@@ -97,44 +91,32 @@ wait_started() {
 	wait || true
 	[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x srun)" ]
 	# the step runs on without its srun, ends, and leaves nothing
-	for _ in $(seq 1 100); do
-		[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x sleep)" ] && break
-		sleep 0.1
-	done
+	wait_until '[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x sleep)" ]' || true
 	[ "$(leftovers)" = none ]
 	# the allocation srun made stays until cancelled (InactiveLimit=0)
 	scancel -u "$SPANK_OCI_TEST_USER"
-	for _ in $(seq 1 100); do
-		[ -z "$(squeue -h -u "$SPANK_OCI_TEST_USER")" ] && break
-		sleep 0.1
-	done
+	wait_until '[ -z "$(squeue -h -u "$SPANK_OCI_TEST_USER")" ]' || true
 	record "srun killed with SIGKILL" "step ended, job cancelled"
 }
 
 @test "faults: job time limit reached" {
 	# Slurm enforces time limits about once a minute: once, with runc, is enough
 	[ "$RUNTIME" = runc ] || skip "run once, with runc (takes a minute)"
-	run_split as_user srun --time=0:03 --container="$F/bundle" sleep 300
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"DUE TO TIME LIMIT"* ]]
+	assert_refused "DUE TO TIME LIMIT" as_user srun --time=0:03 --container="$F/bundle" sleep 300
 	record "time limit reached" "cancelled (time limit)"
 }
 
 @test "faults: the runtime binary is missing" {
-	write_config
 	sed -i -e 's#/usr/sbin/runc #/nonexistent/runtime #' -e 's#/usr/bin/crun #/nonexistent/runtime #' "$CONFIG"
-	run_split as_user srun --container="$F/bundle" true
-	write_config
+	assert_refused "spank-oci: runtime /nonexistent/runtime: No such file or directory" \
+		as_user srun --container="$F/bundle" true
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"spank-oci: runtime /nonexistent/runtime: No such file or directory"* ]]
 	record "runtime binary missing" "exit 1, one-line error"
 }
 
 @test "faults: the runtime fails at create" {
 	bundle="$(make_bad_mount_bundle)"
-	run_split as_user srun --container="$bundle" true
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: "* ]]
+	assert_refused "spank-oci: " as_user srun --container="$bundle" true
 	record "runtime fails at create" "exit $status, runtime's error"
 }
 

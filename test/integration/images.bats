@@ -117,6 +117,7 @@ node_fuse_mounts() {
 }
 
 teardown() {
+	write_config # after the tests that change it
 	assert_no_leftovers
 }
 
@@ -157,16 +158,14 @@ no_escapes() {
 	python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-5]^=1; open(p,"wb").write(b)' \
 		"$F/scratch/bad-img/blobs/sha256/$layer"
 	chmod -R a+rX "$F/scratch/bad-img"
-	run_split as_user srun --container="$F/scratch/bad-img:multi" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: "*"$layer: digest mismatch: expected sha256:$layer, read sha256:"* ]]
+	assert_refused "spank-oci: *$layer: digest mismatch: expected sha256:$layer, read sha256:" \
+		as_user srun --container="$F/scratch/bad-img:multi" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 	[ -z "$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d)" ]
 	# a tampered manifest is refused before anything is unpacked
 	echo ' ' >>"$F/scratch/bad-img/blobs/sha256/$manifest"
-	run_split as_user srun --container="$F/scratch/bad-img:multi" true
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: image $F/scratch/bad-img: "*"$manifest: digest mismatch"* ]]
+	assert_refused "spank-oci: image $F/scratch/bad-img: *$manifest: digest mismatch" \
+		as_user srun --container="$F/scratch/bad-img:multi" true
 }
 
 @test "images: an unpack that takes over a second reports its progress" {
@@ -213,16 +212,13 @@ no_escapes() {
 }
 
 @test "images: --container-entrypoint with a bundle directory is an error naming it" {
-	run_split as_user srun --container="$F/bundle" --container-entrypoint touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: --container-entrypoint needs an OCI image: $F/bundle is a bundle or root filesystem directory"* ]]
+	assert_refused "spank-oci: --container-entrypoint needs an OCI image: $F/bundle is a bundle or root filesystem directory" \
+		as_user srun --container="$F/bundle" --container-entrypoint touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "images: an image's root is read-only unless --container-writable" {
-	run_split as_user srun --container="$IMG:base" touch /written
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"Read-only file system"* ]]
+	assert_refused "Read-only file system" as_user srun --container="$IMG:base" touch /written
 }
 
 @test "images: 4 tasks on a node unpack the image once, and a second step reuses it" {
@@ -256,15 +252,14 @@ no_escapes() {
 	[ "$(wc -l <"$CACHE/unpack.log")" -eq 1 ]
 	run_split as_user "$CLI" cache add --config "$CONFIG"
 	[ "$status" -eq 2 ]
-	run_split as_user "$CLI" cache add --config "$CONFIG" "$IMG:nosuchtag"
+	assert_refused "spank-oci: image $IMG:nosuchtag: no manifest tagged nosuchtag" \
+		as_user "$CLI" cache add --config "$CONFIG" "$IMG:nosuchtag"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"spank-oci: image $IMG:nosuchtag: no manifest tagged nosuchtag"* ]]
 }
 
 @test "images: several manifests and no selector is a clear error" {
-	run_split as_user srun --container="$IMG" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: image $IMG holds "*" manifests: name one with :tag or @sha256:<digest>"* ]]
+	assert_refused "spank-oci: image $IMG holds * manifests: name one with :tag or @sha256:<digest>" \
+		as_user srun --container="$IMG" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 	run_split as_user srun --container="$IMG:nosuchtag" true
 	[[ "$stderr" == *"spank-oci: image $IMG:nosuchtag: no manifest tagged nosuchtag"* ]]
@@ -272,15 +267,7 @@ no_escapes() {
 
 @test "images: layers that escape the root are refused, nothing is written outside the cache" {
 	for t in dotdot absolute hardlink hardlink-abs; do
-		run_split as_user srun --container="$IMG:$t" touch "$WORK/marker"
-		[ "$status" -ne 0 ] || {
-			echo "$t was not refused" >&2
-			return 1
-		}
-		[[ "$stderr" == *"spank-oci: "*"refused"* ]] || {
-			echo "$t: $stderr" >&2
-			return 1
-		}
+		assert_refused "spank-oci: *refused" as_user srun --container="$IMG:$t" touch "$WORK/marker"
 		[ ! -e "$WORK/marker" ]
 		no_escapes
 	done
@@ -319,11 +306,7 @@ no_escapes() {
 	as_user "$CLI" run --config "$CONFIG" --bundle "$F/scratch/fifo-img:base" -- true &
 	exec 7>"$blob"
 	head -c 300000 "$F/scratch/layer.real" >&7
-	for _ in $(seq 1 100); do
-		[ -n "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*' 2>/dev/null)" ] && break
-		sleep 0.1
-	done
-	[ -n "$(find "$CACHE" -maxdepth 1 -name '.unpacking-*')" ]
+	wait_until '[ -n "$(find "$CACHE" -maxdepth 1 -name ".unpacking-*" 2>/dev/null)" ]'
 	pkill -9 -u "$SPANK_OCI_TEST_USER" -x spank-oci
 	exec 7>&-
 	wait || true
@@ -341,11 +324,8 @@ no_escapes() {
 @test "images: spank-oci cache list and prune; an image in use is never removed" {
 	rm -rf "$CACHE"
 	as_user srun --container="$IMG:base" true
-	as_user srun --container="$IMG:multi" sh -c 'echo started; sleep 300' >"$WORK/in-use" 2>&1 &
-	for _ in $(seq 1 100); do
-		grep -q started "$WORK/in-use" 2>/dev/null && break
-		sleep 0.1
-	done
+	start_and_wait "$WORK/in-use" \
+		as_user srun --container="$IMG:multi" sh -c 'echo started; sleep 300'
 	run_split as_user "$CLI" cache list --config "$CONFIG"
 	[ "$status" -eq 0 ]
 	[ "$(wc -l <<<"$output")" -eq 2 ]
@@ -370,7 +350,6 @@ no_escapes() {
 	as_user srun --container="$IMG:base" true
 	as_user srun --container="$IMG:setuid" true
 	run_split as_user "$CLI" cache list --config "$CONFIG"
-	write_config
 	[ "$(wc -l <<<"$output")" -eq 1 ]
 	grep -q "$IMG:setuid\$" <<<"$output"
 }
@@ -389,10 +368,8 @@ no_escapes() {
 @test "images: RemapRoot=false with runc refuses a squashfs image and says why" {
 	# runc needs uid 0 mapped; with a squashfs image that must be the user (FUSE)
 	RUNTIME=runc write_config RemapRoot=false
-	run_split as_user srun --container="$F/scratch/img.sqsh" touch "$WORK/marker"
-	write_config
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: a squashfs image under runc runs as uid 0 in the container (mapped to $SPANK_OCI_TEST_USER): its FUSE mount lets only $SPANK_OCI_TEST_USER in, and RemapRoot=false in $CONFIG forbids that"* ]]
+	assert_refused "spank-oci: a squashfs image under runc runs as uid 0 in the container (mapped to $SPANK_OCI_TEST_USER): its FUSE mount lets only $SPANK_OCI_TEST_USER in, and RemapRoot=false in $CONFIG forbids that" \
+		as_user srun --container="$F/scratch/img.sqsh" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
@@ -405,26 +382,18 @@ no_escapes() {
 }
 
 @test "images: a cancelled squashfs step leaves no mount" {
-	as_user srun --container="$F/scratch/img.sqsh" sh -c 'echo started; sleep 300' >"$WORK/sqsh-run" 2>&1 &
-	for _ in $(seq 1 100); do
-		grep -q started "$WORK/sqsh-run" 2>/dev/null && break
-		sleep 0.1
-	done
+	start_and_wait "$WORK/sqsh-run" \
+		as_user srun --container="$F/scratch/img.sqsh" sh -c 'echo started; sleep 300'
 	[ "$(node_fuse_mounts)" -eq 1 ]
 	scancel -u "$SPANK_OCI_TEST_USER"
 	wait || true
-	for _ in $(seq 1 50); do
-		[ "$(node_fuse_mounts)" -eq 0 ] && break
-		sleep 0.1
-	done
-	[ "$(node_fuse_mounts)" -eq 0 ]
+	wait_until -t 5 '[ "$(node_fuse_mounts)" -eq 0 ]'
 }
 
 @test "images: a file that is neither image nor bundle is a clear error" {
 	echo "not an image" >"$F/scratch/not-an-image"
 	chmod a+r "$F/scratch/not-an-image"
-	run_split as_user srun --container="$F/scratch/not-an-image" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: $F/scratch/not-an-image is neither a directory (bundle or root filesystem), an OCI image layout nor a squashfs file"* ]]
+	assert_refused "spank-oci: $F/scratch/not-an-image is neither a directory (bundle or root filesystem), an OCI image layout nor a squashfs file" \
+		as_user srun --container="$F/scratch/not-an-image" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }

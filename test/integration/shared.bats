@@ -12,7 +12,7 @@ setup() {
 }
 
 teardown() {
-	write_config
+	write_config # after the tests that change it
 	assert_no_leftovers
 }
 
@@ -42,9 +42,7 @@ teardown() {
 	run_split as_user srun --container-shared --container="$F/bundle" sh -c 'exit 137'
 	[ "$status" -eq 137 ]
 	[[ "$stderr" != *Killed* ]]
-	run_split as_user srun --container-shared --container="$F/bundle" sh -c 'kill -9 $$'
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"Killed"* ]]
+	assert_refused "Killed" as_user srun --container-shared --container="$F/bundle" sh -c 'kill -9 $$'
 }
 
 @test "shared: SPANK_OCI_CONTAINER_SHARED=1 and SharedContainer=true select it too" {
@@ -58,11 +56,8 @@ teardown() {
 }
 
 @test "shared: a cancelled shared step leaves no container, state or file" {
-	as_user srun -n 3 --container-shared --container="$F/bundle" sh -c 'echo started; sleep 300' >"$WORK/shared-run" 2>&1 &
-	for _ in $(seq 1 100); do
-		[ "$(grep -c started "$WORK/shared-run" 2>/dev/null)" -eq 3 ] && break
-		sleep 0.1
-	done
+	start_and_wait -n 3 "$WORK/shared-run" \
+		as_user srun -n 3 --container-shared --container="$F/bundle" sh -c 'echo started; sleep 300'
 	[ "$(grep -c started "$WORK/shared-run")" -eq 3 ]
 	scancel -u "$SPANK_OCI_TEST_USER"
 	wait || true
@@ -74,8 +69,7 @@ teardown() {
 
 @test "shared: with a RunTimeRun setup the option is refused, and nothing runs" {
 	RUNTIME=$RT write_config
-	run_split as_user srun --container-shared --container="$F/bundle" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: --container-shared: the site's runtime setup has no RunTimeCreate"* ]]
+	assert_refused "spank-oci: --container-shared: the site's runtime setup has no RunTimeCreate" \
+		as_user srun --container-shared --container="$F/bundle" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }

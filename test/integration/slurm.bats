@@ -50,6 +50,9 @@ make_slurm_client_bundle() {
 }
 
 teardown() {
+	write_config # after the tests that change it
+	[ ! -d "$F/scratch/private" ] || chmod 0755 "$F/scratch/private"
+	rm -rf "$WORK/etc-bad-plugstack"
 	assert_no_leftovers
 	assert_node_idle
 }
@@ -181,18 +184,13 @@ srun --no-container grep ^NAME /etc/os-release")"
 	run_split as_user env SLURM_CONTAINER="$F/scratch/B1" srun --no-container grep ^NAME /etc/os-release
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(grep ^NAME /etc/os-release)" ]
-	run_split as_user srun --container="$F/scratch/B1" --no-container true
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"--container and --no-container exclude each other"* ]]
+	assert_refused "--container and --no-container exclude each other" \
+		as_user srun --container="$F/scratch/B1" --no-container true
 }
 
 @test "scancel of a running container step leaves nothing behind" {
-	as_user srun --container="$F/bundle" sh -c 'echo started; sleep 300' >"$WORK/scancel.out" 2>&1 &
-	for i in $(seq 1 100); do
-		grep -q started "$WORK/scancel.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	grep -q started "$WORK/scancel.out"
+	start_and_wait "$WORK/scancel.out" \
+		as_user srun --container="$F/bundle" sh -c 'echo started; sleep 300'
 	pgrep -u "$SPANK_OCI_TEST_USER" -x sleep
 	[ -n "$(ls -A "$SPOOL")" ] # generated files exist while it runs
 	scancel -u "$SPANK_OCI_TEST_USER"
@@ -216,20 +214,17 @@ srun --no-container grep ^NAME /etc/os-release")"
 # nothing run on the host (the command would create a marker file there).
 
 @test "error: a missing bundle" {
-	run_split as_user srun --container=/nonexistent/bundle touch "$WORK/marker"
-	[ "$status" -ne 0 ]
+	assert_refused "spank-oci: bundle /nonexistent/bundle: No such file or directory" \
+		as_user srun --container=/nonexistent/bundle touch "$WORK/marker"
 	[ "$(grep -c '^spank-oci: ' <<<"$stderr")" -eq 1 ]
-	[[ "$stderr" == *"spank-oci: bundle /nonexistent/bundle: No such file or directory"* ]]
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "error: an unreadable bundle" {
 	mkdir -p "$F/scratch/private/rootfs/bin"
 	chmod 0700 "$F/scratch/private"
-	run_split as_user srun --container="$F/scratch/private" touch "$WORK/marker"
-	chmod 0755 "$F/scratch/private"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: bundle $F/scratch/private: Permission denied"* ]]
+	assert_refused "spank-oci: bundle $F/scratch/private: Permission denied" \
+		as_user srun --container="$F/scratch/private" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
@@ -237,36 +232,29 @@ srun --no-container grep ^NAME /etc/os-release")"
 	mkdir -p "$F/scratch/norootfs"
 	cp "$F/bundle/config.json" "$F/scratch/norootfs/"
 	chmod -R a+rX "$F/scratch/norootfs"
-	run_split as_user srun --container="$F/scratch/norootfs" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: bundle $F/scratch/norootfs has no rootfs"* ]]
+	assert_refused "spank-oci: bundle $F/scratch/norootfs has no rootfs" \
+		as_user srun --container="$F/scratch/norootfs" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "error: the runtime binary is absent" {
 	sed -i -e 's#/usr/sbin/runc #/nonexistent/runtime #' -e 's#/usr/bin/crun #/nonexistent/runtime #' "$CONFIG"
-	run_split as_user srun --container="$F/bundle" touch "$WORK/marker"
-	write_config
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: runtime /nonexistent/runtime: No such file or directory"* ]]
+	assert_refused "spank-oci: runtime /nonexistent/runtime: No such file or directory" \
+		as_user srun --container="$F/bundle" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "error: the runtime fails to create the container" {
 	bundle="$(make_bad_mount_bundle)"
-	run_split as_user srun --container="$bundle" touch "$WORK/marker"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: ${RUNTIME%%-*}"*": "* ]]
+	assert_refused "spank-oci: ${RUNTIME%%-*}*: " as_user srun --container="$bundle" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "error: a bad configuration names file:line" {
 	echo 'NoSuchKey=1' >>"$CONFIG"
 	line="$(wc -l <"$CONFIG")"
-	run_split as_user srun --container="$F/bundle" touch "$WORK/marker"
-	write_config
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: $CONFIG:$line: unknown key 'NoSuchKey': 'NoSuchKey=1'"* ]]
+	assert_refused "spank-oci: $CONFIG:$line: unknown key 'NoSuchKey': 'NoSuchKey=1'" \
+		as_user srun --container="$F/bundle" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 	grep -q "spank-oci: .*unknown key 'NoSuchKey'" "$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.log"
 }
@@ -277,17 +265,14 @@ srun --no-container grep ^NAME /etc/os-release")"
 	sed "s#^PlugStackConfig=.*#PlugStackConfig=$etc/plugstack.conf#" "$SLURM_CONF" >"$etc/slurm.conf"
 	echo "required $REPO/build/spank_oci.so config=$CONFIG bogus=1" >"$etc/plugstack.conf"
 	chmod -R a+rX "$etc"
-	run_split as_user env SLURM_CONF="$etc/slurm.conf" srun --container="$F/bundle" touch "$WORK/marker"
-	rm -rf "$etc"
-	[ "$status" -ne 0 ]
-	[[ "$stderr" == *"spank-oci: unknown plugin argument 'bogus=1' in plugstack.conf"* ]]
+	assert_refused "spank-oci: unknown plugin argument 'bogus=1' in plugstack.conf" \
+		as_user env SLURM_CONF="$etc/slurm.conf" srun --container="$F/bundle" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 }
 
 @test "DisableCleanup=true keeps the generated files, and no runtime state" {
 	write_config DisableCleanup=true
 	run_split as_user srun --container="$F/bundle" true
-	write_config
 	[ "$status" -eq 0 ]
 	files="$(cd "$SPOOL" && find . -type f | sort)"
 	rm -rf "$SPOOL"
