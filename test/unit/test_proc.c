@@ -255,7 +255,7 @@ static void cmd_init_resolves_program_or_fails(void **state)
 	assert_int_equal(cmd.capture_fd, -1);
 	assert_int_equal(proc_cmd_init(&cmd, strv_dup(ENV(NULL)), NULL, PROC_IO_CAPTURE, &err3),
 			 -1);
-	assert_error_has(err3, "no program to run");
+	assert_error_has(err3, "an empty command");
 	assert_int_equal(proc_cmd_init(&cmd, NULL, NULL, PROC_IO_CAPTURE, &err3), -1);
 	assert_int_equal(cmd.stdin_fd, -1);
 	assert_int_equal(cmd.userns_fd, -1);
