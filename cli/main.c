@@ -293,7 +293,7 @@ static int cache_add(const char *dir, const char *ref, unsigned long long max_by
 	cleanup_close int in_use_fd = -1;
 	json_t *config = NULL;
 
-	if (image_cache_get(dir, ref, max_bytes, &rootfs, &config, &in_use_fd, err) < 0)
+	if (cache_get(dir, ref, max_bytes, &rootfs, &config, &in_use_fd, err) < 0)
 		return -1;
 	json_decref(config);
 	puts(rootfs);
@@ -370,11 +370,10 @@ static int cmd_cache(int argc, char **argv)
 	if (strcmp(action, "add") == 0)
 		rc = cache_add(dir, argv[optind], conf->image_cache_size, &err);
 	else if (strcmp(action, "list") == 0)
-		rc = image_cache_list(dir, stdout, &err);
+		rc = cache_list(dir, stdout, &err);
 	else
-		rc = image_cache_prune(dir, have_max ? max : conf->image_cache_size,
-				       all || (!have_max && conf->image_cache_size == 0), stdout,
-				       &err);
+		rc = cache_prune(dir, have_max ? max : conf->image_cache_size,
+				 all || (!have_max && conf->image_cache_size == 0), stdout, &err);
 	oci_conf_free(conf);
 	return rc < 0 ? fail(NULL, err) : 0;
 }

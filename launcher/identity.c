@@ -12,7 +12,7 @@ int identity_choose(const struct oci_conf *conf, const struct oci_task *t, bool 
 	*out = (struct identity){.kind = IDENTITY_REMAP_ROOT};
 	if (remap_root)
 		return 0;
-	if (!oci_spec_runtime_needs_root_mapped(conf)) {
+	if (!spec_runtime_needs_root_mapped(conf)) {
 		out->kind = IDENTITY_OWN;
 		return 0;
 	}

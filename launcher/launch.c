@@ -108,8 +108,8 @@ static int open_task(struct launch *l, const char *bundle_path, oci_error_t *err
 	l->runtime_env = conf_env_without(task->env, &conf->runtime_env_exclude);
 	if (pattern_expand_word(conf->image_cache, &l->vars, &image_cache, err) < 0)
 		return oci_error_wrap(err, "ImageCache");
-	if (oci_bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
-			    conf->image_cache_size, &l->bundle, err) < 0)
+	if (bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
+			conf->image_cache_size, &l->bundle, err) < 0)
 		return -1;
 	if (l->bundle->squashfs != NULL)
 		l->bundle->rootfs = spool_squashfs_mount(l->spool);
@@ -156,7 +156,7 @@ int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 		.settings = &l->settings,
 	};
 
-	return oci_spec_build(&in, spec, err);
+	return spec_build(&in, spec, err);
 }
 
 static int write_env_file(struct launch *l, json_t *spec, oci_error_t *err)
@@ -430,7 +430,7 @@ void launch_free(struct launch *l)
 		close(l->spool_fd);
 	json_decref(l->spec);
 	settings_release(&l->settings);
-	oci_bundle_free(l->bundle);
+	bundle_free(l->bundle);
 	free(l);
 }
 

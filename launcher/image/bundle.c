@@ -66,8 +66,8 @@ static int open_image(struct oci_bundle *b, const char *ref, const char *image_c
 	json_t *image_config = NULL, *env;
 	const char *workdir;
 
-	if (image_cache_get(image_cache, ref, image_cache_size, &b->rootfs, &image_config,
-			    &b->image_lock_fd, err) < 0)
+	if (cache_get(image_cache, ref, image_cache_size, &b->rootfs, &image_config,
+		      &b->image_lock_fd, err) < 0)
 		return -1;
 	b->path = xstrdup(ref);
 	env = json_object_get(image_config, "Env");
@@ -119,8 +119,8 @@ static int open_dir(struct oci_bundle *b, const char *path, bool ignore_config, 
 	return 0;
 }
 
-int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err)
+int bundle_open(const char *path, bool ignore_config, const char *image_cache,
+		unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err)
 {
 	struct oci_bundle *b = xcalloc(1, sizeof(*b));
 	struct stat st;
@@ -149,14 +149,14 @@ int oci_bundle_open(const char *path, bool ignore_config, const char *image_cach
 		rc = open_dir(b, path, ignore_config, err);
 	}
 	if (rc < 0) {
-		oci_bundle_free(b);
+		bundle_free(b);
 		return -1;
 	}
 	*out = b;
 	return 0;
 }
 
-void oci_bundle_free(struct oci_bundle *b)
+void bundle_free(struct oci_bundle *b)
 {
 	if (b == NULL)
 		return;

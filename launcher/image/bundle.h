@@ -25,8 +25,8 @@ struct oci_bundle {
  * configuration's Env and WorkingDir fill what the task does not give. A squashfs file is
  * only recognised here (rootfs stays NULL): the launcher mounts it per step.
  */
-int oci_bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		    unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err);
-void oci_bundle_free(struct oci_bundle *b);
+int bundle_open(const char *path, bool ignore_config, const char *image_cache,
+		unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err);
+void bundle_free(struct oci_bundle *b);
 
 #endif

@@ -106,7 +106,7 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
 	log_unpack(cache_dir, img, &st);
 	if (max_bytes > 0) {
 		cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
-		image_cache_prune(cache_dir, max_bytes, false, NULL, &perr);
+		cache_prune(cache_dir, max_bytes, false, NULL, &perr);
 	}
 	return 0;
 }
@@ -143,8 +143,8 @@ static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 	return steal_fd(&lock_fd);
 }
 
-int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
-		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err)
+int cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes, char **rootfs,
+	      json_t **config, int *in_use_fd, oci_error_t *err)
 {
 	struct layout_image img;
 	cleanup_free char *entry = NULL;
@@ -250,7 +250,7 @@ static double mib(unsigned long long bytes)
 	return (double)bytes / (1024.0 * 1024.0);
 }
 
-int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
+int cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
 {
 	struct cached_image *list;
 	size_t n;
@@ -274,8 +274,8 @@ int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
 	return 0;
 }
 
-int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
-		      oci_error_t *err)
+int cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
+		oci_error_t *err)
 {
 	struct cached_image *list;
 	unsigned long long total = 0;

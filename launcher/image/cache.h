@@ -20,17 +20,17 @@
  * that holds the image in use until it is closed. max_bytes > 0: after an unpack, images
  * not in use are pruned until the cache holds at most max_bytes.
  */
-int image_cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes,
-		    char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err);
+int cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes, char **rootfs,
+	      json_t **config, int *in_use_fd, oci_error_t *err);
 
 /* Prints one line per cached image: digest, size, last use, in use or idle, source. */
-int image_cache_list(const char *cache_dir, FILE *out, oci_error_t *err);
+int cache_list(const char *cache_dir, FILE *out, oci_error_t *err);
 
 /*
  * Removes images not in use, least recently used first, until the cache holds at most
  * max_bytes (every image not in use with all). Tells what it removed on out (or NULL).
  */
-int image_cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
-		      oci_error_t *err);
+int cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, FILE *out,
+		oci_error_t *err);
 
 #endif

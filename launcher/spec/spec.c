@@ -17,7 +17,7 @@
 
 #define OCI_VERSION "1.0.2"
 
-bool oci_spec_runtime_needs_root_mapped(const struct oci_conf *conf)
+bool spec_runtime_needs_root_mapped(const struct oci_conf *conf)
 {
 	/* runc 1.1.5 rootless refuses a config without uid 0 mapped */
 	return strcmp(oci_conf_runtime_name(conf), "runc") == 0;
@@ -257,7 +257,7 @@ static bool root_readonly(const struct spec_input *in)
 		json_object_get(json_object_get(in->bundle->config, "root"), "readonly"));
 }
 
-int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
+int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 {
 	json_t *spec, *defaults = default_spec();
 	int rc;

@@ -37,9 +37,9 @@ struct spec_input {
 	const struct container_settings *settings; /* the user's options and site defaults */
 };
 
-int oci_spec_build(const struct spec_input *in, json_t **out, oci_error_t *err);
+int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err);
 
 /* Whether the runtime needs container uid 0 mapped (runc 1.1.5 rootless does). */
-bool oci_spec_runtime_needs_root_mapped(const struct oci_conf *conf);
+bool spec_runtime_needs_root_mapped(const struct oci_conf *conf);
 
 #endif

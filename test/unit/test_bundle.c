@@ -8,15 +8,15 @@
 
 #include "launcher/image/bundle.h"
 
-/* ---- oci_bundle_open -------------------------------------------------------------------- */
+/* ---- bundle_open -------------------------------------------------------------------- */
 
-/* Opens path, which must succeed; the bundle to oci_bundle_free(). */
+/* Opens path, which must succeed; the bundle to bundle_free(). */
 static struct oci_bundle *bundle_open_ok(const char *path, bool ignore, const char *image_cache)
 {
 	cleanup_error oci_error_t err = NULL;
 	struct oci_bundle *b = NULL;
 
-	assert_ok(oci_bundle_open(path, ignore, image_cache, 0, &b, &err), err);
+	assert_ok(bundle_open(path, ignore, image_cache, 0, &b, &err), err);
 	assert_non_null(b);
 	return b;
 }
@@ -32,7 +32,7 @@ static void check_rootfs_only(const char *path, bool ignore, const char *want_pa
 	assert_null(b->config);
 	assert_false(b->is_image);
 	assert_null(b->squashfs);
-	oci_bundle_free(b);
+	bundle_free(b);
 }
 
 static void bundle_open_error(const char *path, bool ignore, const char *sub1, const char *sub2)
@@ -40,8 +40,8 @@ static void bundle_open_error(const char *path, bool ignore, const char *sub1, c
 	cleanup_error oci_error_t err = NULL;
 	struct oci_bundle *b = NULL;
 
-	if (oci_bundle_open(path, ignore, "/nonexistent-image-cache", 0, &b, &err) == 0) {
-		oci_bundle_free(b);
+	if (bundle_open(path, ignore, "/nonexistent-image-cache", 0, &b, &err) == 0) {
+		bundle_free(b);
 		fail_msg("%s opened without error", path);
 	}
 	assert_null(b);
@@ -138,19 +138,19 @@ static void bundle_with_config(void **state)
 	write_text(path, "config.json", "{\"root\": {\"path\": \"rootfs\"}, \"hostname\": \"h\"}");
 	assert_int_equal(symlink(path, link), 0);
 	/* opened through a symlink: the resolved, absolute paths */
-	assert_ok(oci_bundle_open(link, false, "/nonexistent-image-cache", 0, &b, &err), err);
+	assert_ok(bundle_open(link, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->path, path);
 	assert_string_equal(b->rootfs, rootfs);
 	assert_string_equal(json_string_value(json_object_get(b->config, "hostname")), "h");
-	oci_bundle_free(b);
+	bundle_free(b);
 	b = NULL;
 
 	/* an absolute root.path is taken as it is */
 	text = xasprintf("{\"root\": {\"path\": \"%s\"}}", elsewhere);
 	write_text(path, "config.json", text);
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
+	assert_ok(bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	assert_string_equal(b->rootfs, elsewhere);
-	oci_bundle_free(b);
+	bundle_free(b);
 }
 
 static void bundle_bare_rootfs(void **state)
@@ -179,7 +179,7 @@ static void bundle_squashfs_file(void **state)
 	assert_true(b->readonly);
 	assert_null(b->rootfs);
 	assert_null(b->config);
-	oci_bundle_free(b);
+	bundle_free(b);
 }
 
 /* An image layout: unpacked in the cache, its Env, WorkingDir and Entrypoint taken. */
@@ -209,7 +209,7 @@ static void bundle_image_layout(void **state)
 	assert_string_equal(json_string_value(json_array_get(b->entrypoint, 0)), "/bin/app");
 	text = read_text(app);
 	assert_string_equal(text, "#!/bin/sh\n");
-	oci_bundle_free(b);
+	bundle_free(b);
 }
 
 /* An image without Env, WorkingDir or Entrypoint: an empty env, nothing else. */
@@ -229,7 +229,7 @@ static void bundle_image_layout_bare_config(void **state)
 	assert_int_equal(json_array_size(env), 0);
 	assert_null(b->workdir);
 	assert_null(b->entrypoint);
-	oci_bundle_free(b);
+	bundle_free(b);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, dir_fixture_setup, dir_fixture_teardown)

@@ -1,7 +1,7 @@
 /*
  * launcher/image/cache.c: the per-user image cache. Each test writes small image layouts
  * (real layers) in a temporary directory and uses <tmp>/cache as the cache; the images
- * a test holds "in use" are held by the fds image_cache_get gave, as a task holds them.
+ * a test holds "in use" are held by the fds cache_get gave, as a task holds them.
  */
 #include "image_fixture.h"
 
@@ -58,7 +58,7 @@ static char *in_cache(struct fixture *f, const char *rel)
 	return xasprintf("%s/%s", f->cache, rel);
 }
 
-/* image_cache_get, which must succeed: the in-use fd, and the rootfs if wanted. */
+/* cache_get, which must succeed: the in-use fd, and the rootfs if wanted. */
 static int get_ok(struct fixture *f, const char *ref, unsigned long long max_bytes, char **rootfs)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -66,7 +66,7 @@ static int get_ok(struct fixture *f, const char *ref, unsigned long long max_byt
 	json_t *config = NULL;
 	int fd = -1;
 
-	assert_ok(image_cache_get(f->cache, ref, max_bytes, &root, &config, &fd, &err), err);
+	assert_ok(cache_get(f->cache, ref, max_bytes, &root, &config, &fd, &err), err);
 	assert_true(fd >= 0);
 	assert_non_null(root);
 	assert_string_equal(json_string_value(json_object_get(config, "WorkingDir")), "/work");
@@ -76,7 +76,7 @@ static int get_ok(struct fixture *f, const char *ref, unsigned long long max_byt
 	return fd;
 }
 
-/* image_cache_get, which must fail with an error that contains sub. */
+/* cache_get, which must fail with an error that contains sub. */
 static void get_error(struct fixture *f, const char *ref, const char *sub)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -84,7 +84,7 @@ static void get_error(struct fixture *f, const char *ref, const char *sub)
 	json_t *config = NULL;
 	int fd = -1;
 
-	assert_int_equal(image_cache_get(f->cache, ref, 0, &rootfs, &config, &fd, &err), -1);
+	assert_int_equal(cache_get(f->cache, ref, 0, &rootfs, &config, &fd, &err), -1);
 	assert_error_has(err, sub);
 	assert_null(rootfs);
 	assert_null(config);
@@ -151,7 +151,7 @@ static bool is_cached(struct fixture *f, const char *hex)
 	return path_is_dir(entry);
 }
 
-/* What image_cache_list or image_cache_prune (max_bytes, all) prints. */
+/* What cache_list or cache_prune (max_bytes, all) prints. */
 static char *list(struct fixture *f)
 {
 	cleanup_error oci_error_t err = NULL;
@@ -160,7 +160,7 @@ static char *list(struct fixture *f)
 	FILE *mem = open_memstream(&out, &len);
 
 	assert_non_null(mem);
-	assert_ok(image_cache_list(f->cache, mem, &err), err);
+	assert_ok(cache_list(f->cache, mem, &err), err);
 	assert_int_equal(fclose(mem), 0);
 	return out;
 }
@@ -173,12 +173,12 @@ static char *prune(struct fixture *f, unsigned long long max_bytes, bool all)
 	FILE *mem = open_memstream(&out, &len);
 
 	assert_non_null(mem);
-	assert_ok(image_cache_prune(f->cache, max_bytes, all, mem, &err), err);
+	assert_ok(cache_prune(f->cache, max_bytes, all, mem, &err), err);
 	assert_int_equal(fclose(mem), 0);
 	return out;
 }
 
-/* ---- image_cache_get -------------------------------------------------------------------- */
+/* ---- cache_get -------------------------------------------------------------------- */
 
 static void get_unpacks_once(void **state)
 {
@@ -294,7 +294,7 @@ static void get_unresolved_ref(void **state)
 	assert_false(path_exists(f->cache));
 }
 
-/* ---- image_cache_list ------------------------------------------------------------------- */
+/* ---- cache_list ------------------------------------------------------------------- */
 
 static void list_tells_use_and_source(void **state)
 {
@@ -334,7 +334,7 @@ static void list_and_prune_without_cache(void **state)
 	assert_false(path_exists(f->cache));
 }
 
-/* ---- image_cache_prune ------------------------------------------------------------------ */
+/* ---- cache_prune ------------------------------------------------------------------ */
 
 static void prune_least_recently_used_first(void **state)
 {

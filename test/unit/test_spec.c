@@ -133,10 +133,8 @@ static int setup(void **state)
 
 	bundle = xasprintf("%s/bundle", f->dir);
 	rootfs = xasprintf("%s/rootfs", f->dir);
-	assert_ok(oci_bundle_open(bundle, false, "/nonexistent-image-cache", 0, &f->bundle, &err),
-		  err);
-	assert_ok(oci_bundle_open(rootfs, false, "/nonexistent-image-cache", 0, &f->rootfs, &err),
-		  err);
+	assert_ok(bundle_open(bundle, false, "/nonexistent-image-cache", 0, &f->bundle, &err), err);
+	assert_ok(bundle_open(rootfs, false, "/nonexistent-image-cache", 0, &f->rootfs, &err), err);
 	*state = f;
 	return 0;
 }
@@ -146,8 +144,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	json_decref(f->spec);
-	oci_bundle_free(f->bundle);
-	oci_bundle_free(f->rootfs);
+	bundle_free(f->bundle);
+	bundle_free(f->rootfs);
 	oci_conf_free(f->conf);
 	dir_fixture_free(f);
 	return 0;
@@ -166,7 +164,7 @@ static json_t *build(struct fixture *f, const struct oci_bundle *bundle, bool re
 
 	json_decref(f->spec);
 	f->spec = NULL;
-	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_ok(spec_build(&in, &f->spec, &err), err);
 	assert_non_null(f->spec);
 	return f->spec;
 }
@@ -551,7 +549,7 @@ static void spool_and_batch_script_mounts(void **state)
 
 	write_text(script, NULL, "#!/bin/sh\n");
 	f->task.batch_script = script;
-	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_ok(spec_build(&in, &f->spec, &err), err);
 	/* host mounts, /scratch, then ours */
 	assert_int_equal(json_array_size(json_object_get(f->spec, "mounts")), 6);
 	m = json_array_get(json_object_get(f->spec, "mounts"), 4);
@@ -574,7 +572,7 @@ static void spool_and_batch_script_mounts(void **state)
 	in.spool_dest = NULL;
 	json_decref(f->spec);
 	f->spec = NULL;
-	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_ok(spec_build(&in, &f->spec, &err), err);
 	assert_int_equal(json_array_size(json_object_get(f->spec, "mounts")), 4);
 }
 
@@ -598,9 +596,9 @@ static void only_host_owned_mounts_are_dropped(void **state)
 		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/c\"},"
 		   "{\"destination\": \"/dev/fuse\", \"type\": \"bind\", \"source\": \"/dev/fuse\"}"
 		   "], \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}}");
-	assert_ok(oci_bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
+	assert_ok(bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
 	spec = build(f, b, true);
-	oci_bundle_free(b);
+	bundle_free(b);
 	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 6);
 	assert_non_null(find_mount(spec, "/device"));
 	assert_non_null(find_mount(spec, "/system"));
@@ -679,9 +677,9 @@ static void runtime_needing_root_mapped(void **state)
 	char *crun[] = {"/usr/bin/crun", "run", NULL};
 	bool runc, other;
 
-	runc = oci_spec_runtime_needs_root_mapped(f->conf);
+	runc = spec_runtime_needs_root_mapped(f->conf);
 	f->conf->runtime_run = crun;
-	other = oci_spec_runtime_needs_root_mapped(f->conf);
+	other = spec_runtime_needs_root_mapped(f->conf);
 	f->conf->runtime_run = saved;
 	assert_true(runc);
 	assert_false(other);
@@ -759,7 +757,7 @@ static void own_identity_through_subids(void **state)
 				.task = &f->task,
 				.identity = IDENTITY_OWN_SUBIDS};
 
-	assert_ok(oci_spec_build(&in, &f->spec, &err), err);
+	assert_ok(spec_build(&in, &f->spec, &err), err);
 	assert_int_equal(jint(f->spec, "process.user.uid"), 1234);
 	assert_int_equal(jint(f->spec, "process.user.gid"), 5678);
 	/* in the runtime's namespace 0 is the user and 1 a subordinate id */
