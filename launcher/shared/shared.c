@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,21 @@ int shared_container_get(const struct shared_step *s, json_t *spec, struct join_
 	return 0;
 }
 
+/*
+ * The holder ignores the signals Slurm sends to a step, so a site's RunTimeKill with the
+ * default SIGTERM (Slurm's documented crun line) would leave it running, and crun 1.8.1's
+ * delete --force does not kill it: it is killed here, for sure, when it is still the
+ * process the tasks joined (its mount namespace tells, whatever became of its pid).
+ */
+static void kill_holder(const char *dir)
+{
+	unsigned long long pid = 0, ino = 0;
+
+	if (read_numbers(dir, TARGET_FILE, &pid, &ino) == 0 && pid > 0 && ino != 0 &&
+	    join_mnt_ns_of((pid_t)pid) == (ino_t)ino)
+		kill((pid_t)pid, SIGKILL);
+}
+
 void shared_container_remove(const struct shared_step *s)
 {
 	cleanup_free char *dir = path_join(s->spool, SHARED_DIR);
@@ -163,6 +179,7 @@ void shared_container_remove(const struct shared_step *s)
 
 	if (lstat(dir, &st) < 0)
 		return;
+	kill_holder(dir);
 	if (read_numbers(dir, CREATOR_FILE, &creator, &unused) == 0) {
 		struct runtime rt;
 
