@@ -23,6 +23,9 @@
 #include "common/proc.h"
 #include "spank/context.h"
 
+/* The longest container request read from the environment (a path or an image name). */
+#define SPANK_OCI_MAX_REQUEST (256 * 1024)
+
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
 __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const struct oci_task *t,
 								      const char *fmt, ...)
@@ -47,17 +50,41 @@ static bool option_set(spank_t sp, struct spank_option *opt)
 	return spank_option_getopt(sp, opt, &arg) == ESPANK_SUCCESS;
 }
 
-/* The bundle this step's tasks run in, or false when the step runs on the host. */
-static bool step_container(spank_t sp, char *buf, size_t len)
+enum step_kind {
+	STEP_ON_HOST,
+	STEP_IN_CONTAINER,
+	STEP_UNREADABLE /* a container may have been asked for: never run such a task */
+};
+
+/*
+ * Where this step's tasks run: in the container *bundle (malloc'd) names, or on the host.
+ * The request is read whatever its length; when it cannot be read, the step is
+ * STEP_UNREADABLE (*why says why), which fails its tasks rather than run them on the host.
+ */
+static enum step_kind step_container(spank_t sp, char **bundle, spank_err_t *why)
 {
 	uint32_t step_id = 0;
 
+	*bundle = NULL;
 	if (spank_get_item(sp, S_JOB_STEPID, &step_id) != ESPANK_SUCCESS ||
 	    step_id == SLURM_EXTERN_CONT)
-		return false;
+		return STEP_ON_HOST;
 	if (option_set(sp, &client_options[0]))
-		return false; /* --no-container */
-	return spank_getenv(sp, "SLURM_CONTAINER", buf, (int)len) == ESPANK_SUCCESS && buf[0];
+		return STEP_ON_HOST; /* --no-container */
+	for (size_t len = PATH_MAX; len <= SPANK_OCI_MAX_REQUEST; len *= 4) {
+		cleanup_free char *buf = xmalloc(len);
+
+		*why = spank_getenv(sp, "SLURM_CONTAINER", buf, (int)len);
+		if (*why == ESPANK_ENV_NOEXIST || (*why == ESPANK_SUCCESS && buf[0] == '\0'))
+			return STEP_ON_HOST;
+		if (*why == ESPANK_SUCCESS) {
+			*bundle = steal_pointer(&buf);
+			return STEP_IN_CONTAINER;
+		}
+		if (*why != ESPANK_NOSPACE)
+			return STEP_UNREADABLE;
+	}
+	return STEP_UNREADABLE;
 }
 
 /* The node's name as Slurm knows it (SLURMD_NODENAME), else the short host name. */
@@ -70,7 +97,10 @@ static void node_name(spank_t sp, char *buf, size_t len)
 
 int remote_task_init(spank_t sp)
 {
-	char bundle[PATH_MAX], cwd[PATH_MAX], node[256];
+	char cwd[PATH_MAX], node[256];
+	cleanup_free char *bundle = NULL;
+	spank_err_t why = ESPANK_SUCCESS;
+	enum step_kind kind;
 	struct oci_task task = {0};
 	struct oci_options options;
 	cleanup_error oci_error_t err = NULL;
@@ -81,7 +111,8 @@ int remote_task_init(spank_t sp)
 	struct timing_mark start;
 
 	timing_mark(&start);
-	if (!step_container(sp, bundle, sizeof(bundle)))
+	kind = step_container(sp, &bundle, &why);
+	if (kind == STEP_ON_HOST)
 		return 0;
 	proc_close_exec_fds();
 	spank_get_item(sp, S_JOB_UID, &task.uid);
@@ -90,6 +121,10 @@ int remote_task_init(spank_t sp)
 	spank_get_item(sp, S_JOB_STEPID, &task.step_id);
 	spank_get_item(sp, S_TASK_GLOBAL_ID, &gtid);
 	task.task_id = gtid;
+	if (kind == STEP_UNREADABLE)
+		task_fail(&task,
+			  "cannot read the container this step asks for (SLURM_CONTAINER): %s",
+			  spank_strerror(why));
 	if (spank_get_item(sp, S_JOB_SUPPLEMENTARY_GIDS, &task.gids, &ngids) == ESPANK_SUCCESS)
 		task.ngids = (size_t)ngids;
 	if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1)
@@ -170,7 +205,9 @@ static void kill_step_leftovers(uint32_t job_id, uint32_t step_id)
 
 int remote_exit(spank_t sp)
 {
-	char bundle[PATH_MAX], node[256];
+	char node[256];
+	cleanup_free char *bundle = NULL;
+	spank_err_t why = ESPANK_SUCCESS;
 	struct pattern_vars vars = {0};
 	struct passwd pwbuf, *pw = NULL;
 	char pwtext[4096], home[PATH_MAX + 8], user[300];
@@ -178,7 +215,8 @@ int remote_exit(spank_t sp)
 	int ngids = 0;
 	pid_t pid;
 
-	if (context.conf == NULL || !step_container(sp, bundle, sizeof(bundle)))
+	/* an unreadable request may have made containers: sweep then too */
+	if (context.conf == NULL || step_container(sp, &bundle, &why) == STEP_ON_HOST)
 		return 0;
 	spank_get_item(sp, S_JOB_UID, &vars.uid);
 	spank_get_item(sp, S_JOB_GID, &gid);

@@ -220,6 +220,14 @@ srun --no-container grep ^NAME /etc/os-release")"
 	[ ! -e "$WORK/marker" ]
 }
 
+@test "error: a container path longer than a path may be fails the task, never runs it on the host" {
+	# longer than the buffer a plugin reads SLURM_CONTAINER into (PATH_MAX): it ran on the host
+	long=$(printf '/%.0s' $(seq 1 4200))$F/bundle
+	assert_refused "spank-oci: bundle " as_user srun --container="$long" touch "$WORK/long-marker"
+	[[ "$stderr" == *"File name too long"* ]]
+	[ ! -e "$WORK/long-marker" ]
+}
+
 @test "error: an unreadable bundle" {
 	mkdir -p "$F/scratch/private/rootfs/bin"
 	chmod 0700 "$F/scratch/private"
