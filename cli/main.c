@@ -55,7 +55,7 @@ static const char usage_run[] =
 	"\n"
 	"Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
 	"Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
-	"is the pid of spank-oci, %%s and %%t are 0.\n";
+	"is 0, which no Slurm job has, %%s is the pid of spank-oci and %%t is 0.\n";
 
 static const char usage_cache[] =
 	"usage: spank-oci cache list [--config FILE]\n"
@@ -178,7 +178,7 @@ static int cmd_check(int argc, char **argv)
 	return rc;
 }
 
-/* The calling user's task, as Slurm would describe it (job id: our pid). */
+/* The calling user's task, as Slurm would describe it (job 0, step: our pid). */
 static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdlen, char *node,
 		     size_t nodelen, oci_error_t *err)
 {
@@ -193,7 +193,10 @@ static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdl
 		.gid = getgid(),
 		.user = pw->pw_name,
 		.home = pw->pw_dir,
-		.job_id = (uint32_t)getpid(),
+		/* ids no Slurm job has (its job ids start at 1): a run never meets a task's files
+		 */
+		.job_id = 0,
+		.step_id = (uint32_t)getpid(),
 		.argv = cli->argv,
 		.env = environ,
 		.tty = cli->tty,

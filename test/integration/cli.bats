@@ -10,6 +10,7 @@ setup_file() {
 }
 
 teardown() {
+	write_config # after the tests that change it
 	assert_no_leftovers
 }
 
@@ -90,6 +91,17 @@ teardown() {
 		sh -c 'cat /etc/os-release; exit 7'
 	[ "$status" -eq 7 ]
 	[[ "$output" == *'NAME="spank-oci busybox"'* ]]
+}
+
+@test "spank-oci run uses ids no Slurm job has: job 0, its own pid as the step" {
+	# job <pid> step 0 was a real job's: a run could remove that task's files
+	write_config DisableCleanup=true "ContainerPath=$WORK/cli-spool/%j.%s"
+	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- true
+	[ "$status" -eq 0 ]
+	run ls "$WORK/cli-spool"
+	rm -rf "$WORK/cli-spool"
+	[[ "$output" =~ ^0\.[0-9]+$ ]]
+	[ "$output" != "0.0" ]
 }
 
 @test "spank-oci run refuses to run a container as root" {
