@@ -328,6 +328,11 @@ int proc_cmd_run(struct proc_cmd *cmd, int *wstatus, oci_error_t *err)
 	return 0;
 }
 
+int proc_close_all_but_stdio(void)
+{
+	return close_range(3, ~0U, 0);
+}
+
 void proc_close_exec_fds(void)
 {
 	cleanup_dir DIR *d = opendir("/proc/self/fd");

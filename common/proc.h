@@ -63,6 +63,13 @@ int proc_enter_userns(int fd);
  */
 void proc_close_exec_fds(void);
 
+/*
+ * For a child of a privileged process about to run programs for a user: closes every fd
+ * but stdin, stdout and stderr, whatever its flags (slurmstepd's sockets and files are not
+ * the user's). 0, or -1 with errno.
+ */
+int proc_close_all_but_stdio(void);
+
 /* CLOCK_MONOTONIC in ns. */
 uint64_t proc_now_ns(void);
 

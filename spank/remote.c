@@ -240,7 +240,9 @@ int remote_exit(spank_t sp)
 	}
 	if (pid == 0) {
 		char *env[] = {"PATH=" SPANK_OCI_SYSTEM_PATH, home, user, NULL};
-		if (become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
+		/* nothing of slurmstepd's reaches the user's runtime commands */
+		if (proc_close_all_but_stdio() < 0 ||
+		    become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
 			_exit(1);
 		launch_sweep(context.conf, &vars, env);
 		_exit(0);

@@ -726,6 +726,42 @@ static void close_exec_fds(void **state)
 	check_in_child(close_exec_fds_closes_what_exec_would, *state, 5000);
 }
 
+/* ---- proc_close_all_but_stdio ------------------------------------------------------------ */
+
+static int close_all_but_stdio_closes_every_other_fd(void *arg, char *msg, size_t len)
+{
+	struct dir_fixture *f = arg;
+	cleanup_free char *file = dir_fixture_at(f, "file");
+	int plain[2], cloexec[2], reg, high;
+
+	if (pipe(plain) < 0 || pipe2(cloexec, O_CLOEXEC) < 0)
+		return snprintf(msg, len, "pipe: %s", strerror(errno)), 1;
+	reg = open(file, O_WRONLY | O_CREAT, 0600);
+	high = reg >= 0 ? fcntl(reg, F_DUPFD, 200) : -1;
+	if (reg < 0 || high < 0)
+		return snprintf(msg, len, "open: %s", strerror(errno)), 1;
+	if (proc_close_all_but_stdio() < 0)
+		return snprintf(msg, len, "proc_close_all_but_stdio: %s", strerror(errno)), 1;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) < 0)
+			return snprintf(msg, len, "fd %d was closed", fd), 1;
+	}
+	{
+		const int gone[] = {plain[0], plain[1], cloexec[0], cloexec[1], reg, high};
+
+		for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+			if (fcntl(gone[i], F_GETFD) >= 0)
+				return snprintf(msg, len, "fd %d is still open", gone[i]), 1;
+		}
+	}
+	return 0;
+}
+
+static void close_all_but_stdio(void **state)
+{
+	check_in_child(close_all_but_stdio_closes_every_other_fd, *state, 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +788,7 @@ int main(void)
 		T(kill_children_as_subreaper),
 		T(kill_children_without_children),
 		T(close_exec_fds),
+		T(close_all_but_stdio),
 #undef T
 	};
 
