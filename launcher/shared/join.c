@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -130,6 +131,12 @@ void join_exec(const struct join_target *t, json_t *process)
 		die("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	if (args[0] == NULL)
 		die("no command to run");
+	/*
+	 * Nothing the task had open goes in: an fd of a host directory would reach host paths
+	 * outside the container's mount namespace (the pattern of CVE-2024-21626).
+	 */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		die("close_range: %s", strerror(errno));
 	/* execvp searches the PATH of the container's environment */
 	environ = strings_of(json_object_get(process, "env"));
 	execvp(args[0], args);

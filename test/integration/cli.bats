@@ -95,13 +95,27 @@ teardown() {
 
 @test "spank-oci run uses ids no Slurm job has: job 0, its own pid as the step" {
 	# job <pid> step 0 was a real job's: a run could remove that task's files
-	write_config DisableCleanup=true "ContainerPath=$WORK/cli-spool/%j.%s"
+	RUNTIME=${RUNTIME%%-*} write_config DisableCleanup=true "ContainerPath=$WORK/cli-spool/%j.%s"
 	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- true
 	[ "$status" -eq 0 ]
 	run ls "$WORK/cli-spool"
 	rm -rf "$WORK/cli-spool"
 	[[ "$output" =~ ^0\.[0-9]+$ ]]
 	[ "$output" != "0.0" ]
+}
+
+@test "spank-oci run: no fd of the caller's reaches the container (shared mode too)" {
+	# fd 7 is the host's /: in the container it would lead out of its mount namespace
+	for shared in false true; do
+		RUNTIME=${RUNTIME%%-*}-create write_config "SharedContainer=$shared"
+		run_split as_user bash -c 'exec 7</; exec "$0" run --config "$1" --bundle "$2" -- ls /proc/self/fd' \
+			"$CLI" "$CONFIG" "$F/bundle"
+		[ "$status" -eq 0 ]
+		[[ " $(echo $output) " != *" 7 "* ]] || {
+			echo "shared=$shared: fd 7 in the container: $output" >&2
+			return 1
+		}
+	done
 }
 
 @test "spank-oci run refuses to run a container as root" {
