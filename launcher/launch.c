@@ -146,6 +146,7 @@ const char *launch_notice(const struct launch *l)
 
 int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 {
+	cleanup_strv char **notices = NULL;
 	struct spec_input in = {
 		.conf = l->conf,
 		.bundle = l->bundle,
@@ -154,9 +155,13 @@ int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 		.spool_dest = l->spool_dest,
 		.identity = l->identity.kind,
 		.settings = &l->settings,
+		.notices = &notices,
 	};
+	int rc = spec_build(&in, spec, err);
 
-	return spec_build(&in, spec, err);
+	for (size_t i = 0; notices != NULL && notices[i] != NULL; i++)
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", notices[i]); /* the task's stderr */
+	return rc;
 }
 
 static int write_env_file(struct launch *l, json_t *spec, oci_error_t *err)
