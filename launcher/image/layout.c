@@ -28,7 +28,8 @@ static char *split_ref(const char *ref, char **tag, char **digest)
 	const char *at = strchr(base, '@'), *colon = strchr(base, ':');
 
 	*tag = *digest = NULL;
-	if (is_layout_dir(ref))
+	/* what is there under the whole name wins: "/x/a:b" is never "/x/a" tagged "b" then */
+	if (is_layout_dir(ref) || access(ref, F_OK) == 0)
 		return xstrdup(ref);
 	if (at != NULL) {
 		*digest = xstrdup(at + 1);
