@@ -289,14 +289,14 @@ out:
 }
 
 /* Unpacks ref into the cache (unless it is there) and prints its rootfs. */
-static int cache_add(const char *dir, const char *ref, unsigned long long max_bytes,
+static int cache_add(const char *dir, const char *ref, const struct cache_limits *limits,
 		     oci_error_t *err)
 {
 	cleanup_free char *rootfs = NULL;
 	cleanup_close int in_use_fd = -1;
 	json_t *config = NULL;
 
-	if (cache_get(dir, ref, max_bytes, &rootfs, &config, &in_use_fd, err) < 0)
+	if (cache_get(dir, ref, limits, &rootfs, &config, &in_use_fd, err) < 0)
 		return -1;
 	json_decref(config);
 	puts(rootfs);
@@ -370,9 +370,10 @@ static int cmd_cache(int argc, char **argv)
 		oci_conf_free(conf);
 		return fail("ImageCache", err);
 	}
-	if (strcmp(action, "add") == 0)
-		rc = cache_add(dir, argv[optind], conf->image_cache_size, &err);
-	else if (strcmp(action, "list") == 0)
+	if (strcmp(action, "add") == 0) {
+		const struct cache_limits limits = cache_limits_of(conf);
+		rc = cache_add(dir, argv[optind], &limits, &err);
+	} else if (strcmp(action, "list") == 0)
 		rc = cache_list(dir, stdout, &err);
 	else
 		rc = cache_prune(dir, have_max ? max : conf->image_cache_size,

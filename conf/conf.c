@@ -286,6 +286,21 @@ static int handle_size(struct oci_conf *conf, const void *key, const char *value
 	return 0;
 }
 
+/* A plain count (no suffix). */
+static int handle_count(struct oci_conf *conf, const void *key, const char *value,
+			const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	char *end = NULL;
+
+	errno = 0;
+	*FIELD(conf, def, unsigned long long) = strtoull(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || value[0] == '-')
+		return fail_at(pos, err, "%s takes a number such as 1000000 (0: no limit)",
+			       def->name);
+	return 0;
+}
+
 static int handle_srun_path(struct oci_conf *conf, const void *key, const char *value,
 			    const struct parse_pos *pos, oci_error_t *err)
 {
@@ -384,6 +399,8 @@ static const struct key_def keys[] = {
 	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
 	{"ImageCacheSize", handle_size, OFF(image_cache_size), 0, false},
+	{"ImageUnpackMaxSize", handle_size, OFF(image_unpack_max_size), 0, false},
+	{"ImageUnpackMaxEntries", handle_count, OFF(image_unpack_max_entries), 0, false},
 	/* defaults and policy for the users' container options */
 	{"ContainerMounts", handle_mounts, 0, 0, false},
 	{"MountHome", handle_bool, OFF(mount_home), 0, false},
@@ -538,6 +555,8 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 	conf->stdio_debug = conf->syslog_debug = conf->file_debug = LOG_LEVEL_UNSET;
 	conf->allow_remap_root = true;
 	conf->writable = -1;
+	conf->image_unpack_max_size = SPANK_OCI_DEFAULT_UNPACK_MAX_SIZE;
+	conf->image_unpack_max_entries = SPANK_OCI_DEFAULT_UNPACK_MAX_ENTRIES;
 	conf->path = xstrdup(path);
 	f = fopen(path, "re");
 	if (f == NULL) {

@@ -63,6 +63,9 @@ struct oci_conf {
 	bool shared_container;	   /* one container per step and node, joined by its tasks */
 	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
+	/* what one image may unpack to (a decompression bomb stops there); 0: no limit */
+	unsigned long long image_unpack_max_size;    /* bytes of file data */
+	unsigned long long image_unpack_max_entries; /* tar entries, all layers */
 
 	/* defaults and policy for the users' container options */
 	struct mount_list container_mounts; /* ContainerMounts: everyone's binds */
@@ -72,6 +75,10 @@ struct oci_conf {
 	bool allow_remap_root; /* AllowRemapRoot (default true) */
 	int writable;	       /* Writable: -1 unset (the bundle's own, images read-only) */
 };
+
+/* ImageUnpackMaxSize and ImageUnpackMaxEntries when unset: far above any real image. */
+#define SPANK_OCI_DEFAULT_UNPACK_MAX_SIZE (64ULL << 30)
+#define SPANK_OCI_DEFAULT_UNPACK_MAX_ENTRIES 10000000ULL
 
 /* Parses and validates path. Errors name file:line and the offending text. */
 int oci_conf_load(const char *path, struct oci_conf **conf, oci_error_t *err);

@@ -82,6 +82,7 @@ static int open_task(struct launch *l, const char *bundle_path, oci_error_t *err
 {
 	const struct oci_conf *conf = l->conf;
 	const struct oci_task *task = l->task;
+	const struct cache_limits limits = cache_limits_of(conf);
 	cleanup_free char *image_cache = NULL;
 
 	l->vars = (struct pattern_vars){
@@ -108,8 +109,8 @@ static int open_task(struct launch *l, const char *bundle_path, oci_error_t *err
 	l->runtime_env = conf_env_without(task->env, &conf->runtime_env_exclude);
 	if (pattern_expand_word(conf->image_cache, &l->vars, &image_cache, err) < 0)
 		return oci_error_wrap(err, "ImageCache");
-	if (bundle_open(bundle_path, conf->ignore_file_config_json, image_cache,
-			conf->image_cache_size, &l->bundle, err) < 0)
+	if (bundle_open(bundle_path, conf->ignore_file_config_json, image_cache, &limits,
+			&l->bundle, err) < 0)
 		return -1;
 	if (l->bundle->squashfs != NULL)
 		l->bundle->rootfs = spool_squashfs_mount(l->spool);
@@ -146,6 +147,7 @@ const char *launch_notice(const struct launch *l)
 
 int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 {
+	cleanup_strv char **notices = NULL;
 	struct spec_input in = {
 		.conf = l->conf,
 		.bundle = l->bundle,
@@ -154,9 +156,13 @@ int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 		.spool_dest = l->spool_dest,
 		.identity = l->identity.kind,
 		.settings = &l->settings,
+		.notices = &notices,
 	};
+	int rc = spec_build(&in, spec, err);
 
-	return spec_build(&in, spec, err);
+	for (size_t i = 0; notices != NULL && notices[i] != NULL; i++)
+		fprintf(stderr, SPANK_OCI_PREFIX "%s\n", notices[i]); /* the task's stderr */
+	return rc;
 }
 
 static int write_env_file(struct launch *l, json_t *spec, oci_error_t *err)

@@ -61,13 +61,13 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 
 /* An image: its unpacked rootfs, and its Env and WorkingDir as the bundle's. */
 static int open_image(struct oci_bundle *b, const char *ref, const char *image_cache,
-		      unsigned long long image_cache_size, oci_error_t *err)
+		      const struct cache_limits *limits, oci_error_t *err)
 {
 	json_t *image_config = NULL, *env;
 	const char *workdir;
 
-	if (cache_get(image_cache, ref, image_cache_size, &b->rootfs, &image_config,
-		      &b->image_lock_fd, err) < 0)
+	if (cache_get(image_cache, ref, limits, &b->rootfs, &image_config, &b->image_lock_fd, err) <
+	    0)
 		return -1;
 	b->path = xstrdup(ref);
 	env = json_object_get(image_config, "Env");
@@ -120,7 +120,7 @@ static int open_dir(struct oci_bundle *b, const char *path, bool ignore_config, 
 }
 
 int bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err)
+		const struct cache_limits *limits, struct oci_bundle **out, oci_error_t *err)
 {
 	struct oci_bundle *b = xcalloc(1, sizeof(*b));
 	struct stat st;
@@ -128,7 +128,7 @@ int bundle_open(const char *path, bool ignore_config, const char *image_cache,
 
 	b->image_lock_fd = -1;
 	if (layout_is_ref(path)) {
-		rc = open_image(b, path, image_cache, image_cache_size, err);
+		rc = open_image(b, path, image_cache, limits, err);
 	} else if (stat(path, &st) < 0) {
 		rc = oci_error_make(err, errno, "bundle %s", path);
 	} else if (S_ISREG(st.st_mode) && squashfs_is_image(path)) {

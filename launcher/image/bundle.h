@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "launcher/image/cache.h"
 
 struct oci_bundle {
 	char *path;	    /* absolute, as given (symlinks resolved) */
@@ -26,7 +27,7 @@ struct oci_bundle {
  * only recognised here (rootfs stays NULL): the launcher mounts it per step.
  */
 int bundle_open(const char *path, bool ignore_config, const char *image_cache,
-		unsigned long long image_cache_size, struct oci_bundle **out, oci_error_t *err);
+		const struct cache_limits *limits, struct oci_bundle **out, oci_error_t *err);
 void bundle_free(struct oci_bundle *b);
 
 #endif

@@ -58,6 +58,73 @@ static void remove_stale_unpacks(const char *cache_dir, const char *hex)
 	}
 }
 
+static unsigned long long tree_bytes;
+
+static int add_bytes(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
+{
+	(void)fpath;
+	(void)typeflag;
+	(void)ftw;
+	tree_bytes += (unsigned long long)sb->st_blocks * 512ULL;
+	return 0;
+}
+
+static unsigned long long bytes_of(const char *path)
+{
+	tree_bytes = 0;
+	nftw(path, add_bytes, 16, FTW_PHYS);
+	return tree_bytes;
+}
+
+static double mib(unsigned long long bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* The image a leftover ".unpacking-<hex>-<pid>" or ".removing-<hex>-<pid>" was of, or NULL. */
+static char *leftover_of(const char *name)
+{
+	static const char *const prefixes[] = {".unpacking-", ".removing-"};
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if (strncmp(name, prefixes[i], n) == 0 && strlen(name + n) > 65 &&
+		    strspn(name + n, "0123456789abcdef") == 64 && name[n + 64] == '-')
+			return xstrndup(name + n, 64);
+	}
+	return NULL;
+}
+
+/*
+ * Removes what killed unpacks and prunes left, of every image whose lock is free (an
+ * unpack or a prune under way holds it); tells each on out (or NULL).
+ */
+static void remove_leftovers(const char *cache_dir, FILE *out)
+{
+	cleanup_dir DIR *d = opendir(cache_dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		cleanup_free char *hex = leftover_of(e->d_name), *entry = NULL, *path = NULL;
+		cleanup_close int lock_fd = -1;
+		cleanup_error oci_error_t err = NULL;
+		unsigned long long bytes;
+
+		if (hex == NULL)
+			continue;
+		entry = path_join(cache_dir, hex);
+		lock_fd = open_lock(entry);
+		if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* under way */
+		path = path_join(cache_dir, e->d_name);
+		bytes = out != NULL ? bytes_of(path) : 0;
+		if (fs_remove_tree(path, &err) == 0 && out != NULL)
+			fprintf(out, "removed %s, left by a killed unpack or prune (%.1f MiB)\n",
+				e->d_name, mib(bytes));
+	}
+}
+
 /* Where an image came from, for `spank-oci cache list`. */
 static int write_source(const char *tmp, const char *ref, oci_error_t *err)
 {
@@ -68,7 +135,7 @@ static int write_source(const char *tmp, const char *ref, oci_error_t *err)
 
 /* Unpacks the layers, telling progress on stderr (the task's) if it takes a while. */
 static int unpack_into(const char *tmp, const char *ref, const struct layout_image *img,
-		       struct unpack_stats *st, oci_error_t *err)
+		       const struct cache_limits *limits, struct unpack_stats *st, oci_error_t *err)
 {
 	cleanup_free char *rootfs = path_join(tmp, "rootfs");
 	struct unpack_progress progress;
@@ -79,7 +146,8 @@ static int unpack_into(const char *tmp, const char *ref, const struct layout_ima
 	for (size_t i = 0; i < img->nlayers; i++) {
 		struct unpack_source src = {.path = img->layers[i].path,
 					    .digest = img->layers[i].digest,
-					    .size = img->layers[i].size};
+					    .size = img->layers[i].size,
+					    .limits = limits ? &limits->unpack : NULL};
 		if (unpack_layer(rootfs, &src, &progress, st, err) < 0)
 			return oci_error_wrap(err, "unpacking %s", ref);
 	}
@@ -89,14 +157,16 @@ static int unpack_into(const char *tmp, const char *ref, const struct layout_ima
 
 /* Unpacks img as entry (we hold its lock), through a temporary directory. */
 static int add_entry(const char *cache_dir, const char *entry, const char *ref,
-		     const struct layout_image *img, unsigned long long max_bytes, oci_error_t *err)
+		     const struct layout_image *img, const struct cache_limits *limits,
+		     oci_error_t *err)
 {
 	const char *hex = img->manifest_digest + 7;
 	cleanup_free char *tmp = xasprintf("%s/.unpacking-%s-%d", cache_dir, hex, (int)getpid());
 	struct unpack_stats st = {0};
 
 	remove_stale_unpacks(cache_dir, hex);
-	if (unpack_into(tmp, ref, img, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
+	remove_leftovers(cache_dir, NULL); /* of other images */
+	if (unpack_into(tmp, ref, img, limits, &st, err) < 0 || write_source(tmp, ref, err) < 0) {
 		cleanup_error oci_error_t rerr = NULL;
 		fs_remove_tree(tmp, &rerr);
 		return -1;
@@ -104,9 +174,9 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
 	if (rename(tmp, entry) < 0)
 		return oci_error_make(err, errno, "cannot move %s into place", tmp);
 	log_unpack(cache_dir, img, &st);
-	if (max_bytes > 0) {
+	if (limits != NULL && limits->max_bytes > 0) {
 		cleanup_error oci_error_t perr = NULL; /* pruning is best effort */
-		cache_prune(cache_dir, max_bytes, false, NULL, &perr);
+		cache_prune(cache_dir, limits->max_bytes, false, NULL, &perr);
 	}
 	return 0;
 }
@@ -118,7 +188,8 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
  * task it waited for may have unpacked the image).
  */
 static int get_entry(const char *cache_dir, const char *entry, const char *ref,
-		     const struct layout_image *img, unsigned long long max_bytes, oci_error_t *err)
+		     const struct layout_image *img, const struct cache_limits *limits,
+		     oci_error_t *err)
 {
 	cleanup_close int lock_fd = open_lock(entry);
 	struct stat sb;
@@ -128,8 +199,7 @@ static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 	if (lstat(entry, &sb) < 0) {
 		if (flock(lock_fd, LOCK_EX) < 0)
 			return oci_error_make(err, errno, "cannot lock %s.lock", entry);
-		if (lstat(entry, &sb) < 0 &&
-		    add_entry(cache_dir, entry, ref, img, max_bytes, err) < 0)
+		if (lstat(entry, &sb) < 0 && add_entry(cache_dir, entry, ref, img, limits, err) < 0)
 			return -1;
 		/* from now on only "in use": others may use it too, pruning may not remove it */
 		if (flock(lock_fd, LOCK_SH) < 0)
@@ -143,8 +213,15 @@ static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 	return steal_fd(&lock_fd);
 }
 
-int cache_get(const char *cache_dir, const char *ref, unsigned long long max_bytes, char **rootfs,
-	      json_t **config, int *in_use_fd, oci_error_t *err)
+struct cache_limits cache_limits_of(const struct oci_conf *conf)
+{
+	return (struct cache_limits){.max_bytes = conf->image_cache_size,
+				     .unpack = {.max_bytes = conf->image_unpack_max_size,
+						.max_entries = conf->image_unpack_max_entries}};
+}
+
+int cache_get(const char *cache_dir, const char *ref, const struct cache_limits *limits,
+	      char **rootfs, json_t **config, int *in_use_fd, oci_error_t *err)
 {
 	struct layout_image img;
 	cleanup_free char *entry = NULL;
@@ -154,7 +231,7 @@ int cache_get(const char *cache_dir, const char *ref, unsigned long long max_byt
 		return -1;
 	if (fs_mkdir_private(cache_dir, err) == 0) {
 		entry = path_join(cache_dir, img.manifest_digest + 7);
-		fd = get_entry(cache_dir, entry, ref, &img, max_bytes, err);
+		fd = get_entry(cache_dir, entry, ref, &img, limits, err);
 	}
 	if (fd >= 0) {
 		*in_use_fd = fd;
@@ -171,17 +248,6 @@ struct cached_image {
 	struct timespec used;
 	int lock_fd; /* holds LOCK_EX when not in use, else -1 */
 };
-
-static unsigned long long tree_bytes;
-
-static int add_bytes(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
-{
-	(void)fpath;
-	(void)typeflag;
-	(void)ftw;
-	tree_bytes += (unsigned long long)sb->st_blocks * 512ULL;
-	return 0;
-}
 
 static bool is_entry_name(const char *name)
 {
@@ -223,16 +289,15 @@ static int scan_cache(const char *cache_dir, struct cached_image **out, size_t *
 		memcpy(img->name, e->d_name, sizeof(img->name) - 1); /* 64 hex digits */
 		img->name[sizeof(img->name) - 1] = '\0';
 		img->used = sb.st_mtim;
-		tree_bytes = 0;
-		nftw(path, add_bytes, 16, FTW_PHYS);
-		img->bytes = tree_bytes;
+		img->bytes = bytes_of(path);
 		img->lock_fd = open_lock(path);
 		if (img->lock_fd >= 0 && flock(img->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 			close(img->lock_fd);
 			img->lock_fd = -1;
 		}
 	}
-	qsort(list, *n, sizeof(*list), older_first);
+	if (*n > 1)
+		qsort(list, *n, sizeof(*list), older_first);
 	*out = list;
 	return 0;
 }
@@ -243,11 +308,6 @@ static void release_scan(struct cached_image *list, size_t n)
 		if (list[i].lock_fd >= 0)
 			close(list[i].lock_fd);
 	free(list);
-}
-
-static double mib(unsigned long long bytes)
-{
-	return (double)bytes / (1024.0 * 1024.0);
 }
 
 int cache_list(const char *cache_dir, FILE *out, oci_error_t *err)
@@ -281,6 +341,7 @@ int cache_prune(const char *cache_dir, unsigned long long max_bytes, bool all, F
 	unsigned long long total = 0;
 	size_t n;
 
+	remove_leftovers(cache_dir, out); /* first: scan_cache takes the locks of idle images */
 	if (scan_cache(cache_dir, &list, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)

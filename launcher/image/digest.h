@@ -22,8 +22,11 @@ int digest_check(struct digest *d, const char *what, const char *expected, long 
 		 oci_error_t *err);
 void digest_release(struct digest *d);
 
-/* Reads a whole blob, checking its digest: gives its bytes (NUL-terminated). */
-int digest_read_file(const char *path, const char *expected, char **data, size_t *len,
+/*
+ * Reads a whole file of at most max bytes, checking its digest (expected; NULL: none):
+ * gives its bytes (NUL-terminated). A longer file is refused after max + 1 bytes.
+ */
+int digest_read_file(const char *path, const char *expected, size_t max, char **data, size_t *len,
 		     oci_error_t *err);
 
 #endif

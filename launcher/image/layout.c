@@ -13,6 +13,12 @@
 #include "launcher/image/digest.h"
 
 #define REF_NAME "org.opencontainers.image.ref.name"
+/*
+ * The most an index.json, a manifest or an image configuration may hold: a few KiB in
+ * practice (a config with a long history a few hundred); past it (a huge or endless file,
+ * a symlink to /dev/zero) the image is refused at once, nothing more read.
+ */
+#define LAYOUT_JSON_MAX (4 << 20)
 
 static bool is_layout_dir(const char *dir)
 {
@@ -28,7 +34,8 @@ static char *split_ref(const char *ref, char **tag, char **digest)
 	const char *at = strchr(base, '@'), *colon = strchr(base, ':');
 
 	*tag = *digest = NULL;
-	if (is_layout_dir(ref))
+	/* what is there under the whole name wins: "/x/a:b" is never "/x/a" tagged "b" then */
+	if (is_layout_dir(ref) || access(ref, F_OK) == 0)
 		return xstrdup(ref);
 	if (at != NULL) {
 		*digest = xstrdup(at + 1);
@@ -69,7 +76,7 @@ static json_t *load_blob(const char *layout, const char *digest, oci_error_t *er
 			       digest ? digest : "");
 		return NULL;
 	}
-	if (digest_read_file(path, digest, &data, &len, err) < 0) {
+	if (digest_read_file(path, digest, LAYOUT_JSON_MAX, &data, &len, err) < 0) {
 		oci_error_wrap(err, "image %s", layout);
 		return NULL;
 	}
@@ -139,7 +146,8 @@ static int read_layers(const char *ref, json_t *layers, struct layout_image *out
 
 int layout_resolve(const char *ref, struct layout_image *out, oci_error_t *err)
 {
-	cleanup_free char *tag = NULL, *digest = NULL, *index_path = NULL;
+	cleanup_free char *tag = NULL, *digest = NULL, *index_path = NULL, *index_text = NULL;
+	size_t index_len;
 	json_t *index = NULL, *manifest = NULL, *config = NULL, *desc;
 	json_error_t jerr;
 	int rc = -1;
@@ -147,7 +155,11 @@ int layout_resolve(const char *ref, struct layout_image *out, oci_error_t *err)
 	*out = (struct layout_image){0};
 	out->layout = split_ref(ref, &tag, &digest);
 	index_path = path_join(out->layout, "index.json");
-	index = json_load_file(index_path, 0, &jerr);
+	if (digest_read_file(index_path, NULL, LAYOUT_JSON_MAX, &index_text, &index_len, err) < 0) {
+		oci_error_wrap(err, "image %s", ref);
+		goto out;
+	}
+	index = json_loadb(index_text, index_len, 0, &jerr);
 	if (index == NULL) {
 		oci_error_make(err, 0, "image %s: %s: %s", ref, index_path, jerr.text);
 		goto out;

@@ -247,22 +247,39 @@ static bool is_whiteout(const char *clean)
 /* The blob as libarchive reads it: every byte also goes to the digest and the progress. */
 struct layer_reader {
 	int fd;
+	long long size; /* declared: at most one byte more is read (-1: no size) */
+	bool too_long;
 	struct digest digest;
 	struct unpack_progress *progress;
 	char buf[1 << 16];
 };
 
-/* One read of the blob, hashed and counted: bytes read, 0 at its end, -1 with errno. */
+/*
+ * One read of the blob, hashed and counted: bytes read, 0 at its end, -1 with errno. A
+ * blob longer than its declared size fails as soon as one byte too many is read (a
+ * symlink to /dev/zero is never read to its end).
+ */
 static ssize_t read_chunk(struct layer_reader *r)
 {
+	size_t want = sizeof(r->buf);
 	ssize_t n;
 
+	if (r->size >= 0) {
+		unsigned long long left = (unsigned long long)r->size + 1 - r->digest.bytes;
+		if (left < want)
+			want = (size_t)left;
+	}
 	do
-		n = read(r->fd, r->buf, sizeof(r->buf));
+		n = read(r->fd, r->buf, want);
 	while (n < 0 && errno == EINTR);
 	if (n >= 0) {
 		digest_update(&r->digest, r->buf, (size_t)n);
 		progress_add(r->progress, (size_t)n);
+	}
+	if (r->size >= 0 && r->digest.bytes > (unsigned long long)r->size) {
+		r->too_long = true;
+		errno = EFBIG;
+		return -1;
 	}
 	return n;
 }
@@ -325,22 +342,49 @@ static int prepare_entry(struct archive_entry *e, const char *clean, const char 
 	return 0;
 }
 
-static int copy_data(struct archive *a, struct archive *w)
+/* Past its limits an image is refused: a decompression bomb stops there. */
+static int check_limits(const struct unpack_source *layer, const struct unpack_stats *stats,
+			oci_error_t *err)
+{
+	const struct unpack_limits *l = layer->limits;
+
+	if (l == NULL)
+		return 0;
+	if (l->max_bytes > 0 && stats->bytes > l->max_bytes)
+		return oci_error_make(err, EFBIG,
+				      "layer %s: the image unpacks to more than %llu bytes "
+				      "(ImageUnpackMaxSize): refused",
+				      layer->path, l->max_bytes);
+	if (l->max_entries > 0 && stats->headers > l->max_entries)
+		return oci_error_make(err, EFBIG,
+				      "layer %s: the image has more than %llu entries "
+				      "(ImageUnpackMaxEntries): refused",
+				      layer->path, l->max_entries);
+	return 0;
+}
+
+static int copy_data(struct archive *a, struct archive *w, const struct unpack_source *layer,
+		     struct unpack_stats *stats, oci_error_t *err)
 {
 	const void *buf;
 	size_t size;
 	la_int64_t offset;
 	int r;
 
-	while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK)
+	while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+		stats->bytes += size;
+		if (check_limits(layer, stats, err) < 0)
+			return -1;
 		if (archive_write_data_block(w, buf, size, offset) != ARCHIVE_OK)
 			return ARCHIVE_FAILED;
+	}
 	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
 }
 
-static int extract(int root, struct archive *a, struct archive *w, const char *layer,
-		   struct unpack_stats *stats, oci_error_t *err)
+static int extract(int root, struct archive *a, struct archive *w,
+		   const struct unpack_source *source, struct unpack_stats *stats, oci_error_t *err)
 {
+	const char *layer = source->path;
 	struct layer_names names = {0};
 	struct archive_entry *e;
 	int rc = 0, r;
@@ -352,6 +396,11 @@ static int extract(int root, struct archive *a, struct archive *w, const char *l
 		if (clean == NULL) {
 			rc = oci_error_make(err, 0, "layer %s: entry '%s' leaves the root: refused",
 					    layer, archive_entry_pathname(e));
+			break;
+		}
+		stats->headers++;
+		if (check_limits(source, stats, err) < 0) {
+			rc = -1;
 			break;
 		}
 		if (*clean == '\0')
@@ -369,14 +418,16 @@ static int extract(int root, struct archive *a, struct archive *w, const char *l
 		r = archive_write_header(w, e);
 		if (r == ARCHIVE_OK && archive_entry_size(e) > 0 &&
 		    archive_entry_hardlink(e) == NULL)
-			r = copy_data(a, w);
-		if (r == ARCHIVE_OK)
+			r = copy_data(a, w, source, stats, err);
+		if (r == -1)
+			rc = -1; /* past a limit (-1 is none of libarchive's codes) */
+		else if (r == ARCHIVE_OK)
 			r = archive_write_finish_entry(w);
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+		if (rc == 0 && r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			rc = oci_error_make(err, 0, "layer %s: %s: refused: %s", layer, clean,
 					    archive_error_string(w) ? archive_error_string(w)
 								    : archive_error_string(a));
-		else if (names_add(&names, clean) < 0)
+		else if (rc == 0 && names_add(&names, clean) < 0)
 			rc = oci_error_make(err, ENOMEM, "layer %s", layer);
 		stats->entries++;
 	}
@@ -406,10 +457,17 @@ static int unpack_stream(int root, const struct unpack_source *layer, struct lay
 		oci_error_make(err, 0, "layer %s: %s", layer->path, archive_error_string(a));
 		goto out;
 	}
-	if (extract(root, a, w, layer->path, stats, err) < 0 || read_rest(r, err) < 0)
+	if (extract(root, a, w, layer, stats, err) < 0 || read_rest(r, err) < 0)
 		goto out;
 	rc = 0;
 out:
+	if (rc < 0 && r->too_long) {
+		/* whatever noticed it (libarchive or the digest), this is what went wrong */
+		oci_error_release(err);
+		oci_error_make(err, 0,
+			       "layer %s: longer than its declared size of %lld bytes: refused",
+			       layer->path, layer->size);
+	}
 	archive_read_free(a);
 	archive_write_free(w);
 	return rc;
@@ -429,6 +487,7 @@ int unpack_layer(const char *rootfs, const struct unpack_source *layer,
 	if (r->fd < 0)
 		return oci_error_make(err, errno, "layer %s", layer->path);
 	r->progress = progress;
+	r->size = layer->size;
 	if (digest_init(&r->digest, err) < 0) {
 		close(r->fd);
 		return -1;

@@ -19,6 +19,17 @@ struct unpack_stats {
 	size_t entries;
 	size_t devices_skipped;
 	size_t setid_dropped;
+	unsigned long long headers; /* every entry read, written or not */
+	unsigned long long bytes;   /* of file data written */
+};
+
+/*
+ * What an image may unpack to, all its layers together (the stats passed from layer to
+ * layer count them): a decompression bomb stops there. 0: no limit.
+ */
+struct unpack_limits {
+	unsigned long long max_bytes;	/* ImageUnpackMaxSize */
+	unsigned long long max_entries; /* ImageUnpackMaxEntries */
 };
 
 /* Progress of an unpack: told on out only once it has taken more than a second. */
@@ -37,9 +48,10 @@ void unpack_progress_init(struct unpack_progress *p, const char *image, unsigned
 void unpack_progress_end(struct unpack_progress *p);
 
 struct unpack_source {
-	const char *path;   /* the blob: tar, tar+gzip or tar+zstd */
-	const char *digest; /* "sha256:<hex>" it must have, or NULL */
-	long long size;	    /* bytes it must have, or -1 */
+	const char *path;		    /* the blob: tar, tar+gzip or tar+zstd */
+	const char *digest;		    /* "sha256:<hex>" it must have, or NULL */
+	long long size;			    /* bytes it must have (never more are read), or -1 */
+	const struct unpack_limits *limits; /* NULL: none */
 };
 
 /* Applies one layer on top of rootfs. progress may be NULL. */

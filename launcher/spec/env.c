@@ -7,6 +7,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 
 static size_t env_name_len(const char *entry)
@@ -69,4 +70,30 @@ int spec_env_merge(const struct oci_conf *conf, char *const *task_env, json_t *i
 	}
 	*out = steal_pointer(&env);
 	return 0;
+}
+
+json_t *spec_env_json(char *const *env, char ***notices)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && env != NULL && env[i] != NULL; i++) {
+		if (!text_is_utf8(env[i])) {
+			cleanup_free char *name = xstrndup(env[i], env_name_len(env[i]));
+			cleanup_free char *shown = text_escape(name);
+			size_t n = strv_len(notices ? *notices : NULL);
+
+			if (notices != NULL)
+				strv_push_owned(notices, &n,
+						xasprintf("notice: the environment variable %s is "
+							  "not valid UTF-8: the container runs "
+							  "without it",
+							  shown));
+			continue;
+		}
+		if (json_array_append_new(a, json_string(env[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
 }

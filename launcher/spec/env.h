@@ -15,4 +15,11 @@
 int spec_env_merge(const struct oci_conf *conf, char *const *task_env, json_t *image_env,
 		   char *const *keep, char ***out, oci_error_t *err);
 
+/*
+ * env as a JSON array for process.env; NULL only when out of memory. JSON is UTF-8: an
+ * entry that is not is left out, and a notice naming it goes to *notices (a strv; NULL:
+ * none kept).
+ */
+json_t *spec_env_json(char *const *env, char ***notices);
+
 #endif

@@ -13,9 +13,38 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "common/text.h"
+#include "common/xalloc.h"
 #include "launcher/spec/env.h"
 
 #define OCI_VERSION "1.0.2"
+
+/* json_object_set_new, checked: value NULL (a failed json_pack) is an error too. */
+static int set_new(json_t *obj, const char *key, json_t *value, oci_error_t *err)
+{
+	if (json_object_set_new(obj, key, value) < 0)
+		return oci_error_make(err, 0, "cannot build config.json: %s", key);
+	return 0;
+}
+
+/* json_array_append_new, checked the same way. */
+static int append_new(json_t *array, json_t *value, const char *what, oci_error_t *err)
+{
+	if (json_array_append_new(array, value) < 0)
+		return oci_error_make(err, 0, "cannot build config.json: %s", what);
+	return 0;
+}
+
+/* JSON strings are UTF-8: anything else is refused, named, its bytes escaped. */
+static int check_utf8(const char *s, const char *what, oci_error_t *err)
+{
+	cleanup_free char *shown = NULL;
+
+	if (text_is_utf8(s))
+		return 0;
+	shown = text_escape(s);
+	return oci_error_make(err, 0, "%s is not valid UTF-8: %s", what, shown);
+}
 
 bool spec_runtime_needs_root_mapped(const struct oci_conf *conf)
 {
@@ -40,12 +69,20 @@ static bool exists_in_root(const char *rootfs, const char *path)
 	return false;
 }
 
-static json_t *strv_to_json(char *const *v)
+/* The task's argv as a JSON array; an argument that is not UTF-8 is refused. */
+static json_t *args_to_json(char *const *argv, oci_error_t *err)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && v != NULL && v[i] != NULL; i++) {
-		if (json_array_append_new(a, json_string(v[i])) < 0) {
+	if (a == NULL) {
+		oci_error_make(err, ENOMEM, "process.args");
+		return NULL;
+	}
+	for (size_t i = 0; argv != NULL && argv[i] != NULL; i++) {
+		cleanup_free char *what = xasprintf("argument %zu of the task", i + 1);
+
+		if (check_utf8(argv[i], what, err) < 0 ||
+		    append_new(a, json_string(argv[i]), "process.args", err) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -54,30 +91,41 @@ static json_t *strv_to_json(char *const *v)
 }
 
 /* Options for a bind mount; read-only binds repeat the source's nosuid/nodev/noexec. */
-static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recursive)
+static json_t *bind_mount(const char *src, const char *dst, bool ro, bool recursive,
+			  oci_error_t *err)
 {
+	static const struct {
+		unsigned long flag;
+		const char *option;
+	} flags[] = {{ST_NOSUID, "nosuid"}, {ST_NODEV, "nodev"}, {ST_NOEXEC, "noexec"}};
 	struct statvfs vfs;
-	json_t *opts = json_pack("[s]", recursive ? "rbind" : "bind");
+	json_t *opts, *m;
 
-	if (opts == NULL)
+	if (check_utf8(src, "mount source", err) < 0 ||
+	    check_utf8(dst, "mount destination", err) < 0)
 		return NULL;
-	if (ro) {
-		json_array_append_new(opts, json_string("ro"));
-		if (statvfs(src, &vfs) == 0) {
-			if (vfs.f_flag & ST_NOSUID)
-				json_array_append_new(opts, json_string("nosuid"));
-			if (vfs.f_flag & ST_NODEV)
-				json_array_append_new(opts, json_string("nodev"));
-			if (vfs.f_flag & ST_NOEXEC)
-				json_array_append_new(opts, json_string("noexec"));
-		}
+	opts = json_pack("[s]", recursive ? "rbind" : "bind");
+	if (opts == NULL || (ro && append_new(opts, json_string("ro"), "mounts", err) < 0))
+		goto fail;
+	for (size_t i = 0; ro && statvfs(src, &vfs) == 0 && i < sizeof(flags) / sizeof(flags[0]);
+	     i++) {
+		if ((vfs.f_flag & flags[i].flag) &&
+		    append_new(opts, json_string(flags[i].option), "mounts", err) < 0)
+			goto fail;
 	}
-	return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src,
-			 "options", opts);
+	m = json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src,
+		      "options", opts);
+	if (m == NULL)
+		oci_error_make(err, 0, "cannot build config.json: mounts");
+	return m;
+fail:
+	json_decref(opts);
+	oci_error_make(err, 0, "cannot build config.json: mounts");
+	return NULL;
 }
 
 /* A read-only root filesystem gets tmpfs where programs expect to write (if there). */
-static void add_writable_places(const char *rootfs, json_t *mounts)
+static int add_writable_places(const char *rootfs, json_t *mounts, oci_error_t *err)
 {
 	static const char *const places[][2] = {
 		{"/tmp", "mode=1777"}, {"/var/tmp", "mode=1777"}, {"/run", "mode=755"}};
@@ -85,11 +133,14 @@ static void add_writable_places(const char *rootfs, json_t *mounts)
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
 		if (!exists_in_root(rootfs, places[i][0]))
 			continue;
-		json_array_append_new(mounts,
-				      json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination",
-						places[i][0], "type", "tmpfs", "source", "tmpfs",
-						"options", "nosuid", "nodev", places[i][1]));
+		if (append_new(mounts,
+			       json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination", places[i][0],
+					 "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
+					 "nodev", places[i][1]),
+			       "mounts", err) < 0)
+			return -1;
 	}
+	return 0;
 }
 
 static bool root_readonly(const struct spec_input *in);
@@ -99,9 +150,9 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
 	size_t i;
 
-	mounts = json_pack("[o,o,o]", bind_mount("/proc", "/proc", false, true),
-			   bind_mount("/sys", "/sys", true, true),
-			   bind_mount("/dev", "/dev", false, true));
+	mounts = json_pack("[o,o,o]", bind_mount("/proc", "/proc", false, true, err),
+			   bind_mount("/sys", "/sys", true, true, err),
+			   bind_mount("/dev", "/dev", false, true, err));
 	if (mounts == NULL)
 		return oci_error_make(err, ENOMEM, "mounts");
 	json_array_foreach(old, i, m)
@@ -110,23 +161,33 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 		/* our namespaces share the host's /proc, /sys and /dev: drop the bundle's */
 		if (dst == NULL || mounts_host_owned_destination(dst))
 			continue;
-		json_array_append(mounts, m);
+		if (json_array_append(mounts, m) < 0)
+			goto fail;
 	}
-	if (in->spool != NULL && in->spool_dest != NULL)
-		json_array_append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false));
-	if (in->task->batch_script != NULL)
-		json_array_append_new(mounts, bind_mount(in->task->batch_script,
-							 in->task->batch_script, true, false));
+	if (in->spool != NULL && in->spool_dest != NULL &&
+	    append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false, err), "mounts",
+		       err) < 0)
+		goto fail;
+	if (in->task->batch_script != NULL &&
+	    append_new(mounts,
+		       bind_mount(in->task->batch_script, in->task->batch_script, true, false, err),
+		       "mounts", err) < 0)
+		goto fail;
 	/* an image's read-only root keeps the usual writable places */
-	if ((in->bundle->is_image || in->bundle->squashfs) && root_readonly(in))
-		add_writable_places(in->bundle->rootfs, mounts);
+	if ((in->bundle->is_image || in->bundle->squashfs) && root_readonly(in) &&
+	    add_writable_places(in->bundle->rootfs, mounts, err) < 0)
+		goto fail;
 	/* ContainerMounts, the home directory, --container-mounts: in that order */
 	for (i = 0; in->settings != NULL && i < in->settings->mounts.n; i++) {
 		const struct mount_request *r = &in->settings->mounts.v[i];
-		json_array_append_new(mounts, bind_mount(r->src, r->dst, r->ro, true));
+		if (append_new(mounts, bind_mount(r->src, r->dst, r->ro, true, err), "mounts",
+			       err) < 0)
+			goto fail;
 	}
-	json_object_set_new(spec, "mounts", mounts);
-	return 0;
+	return set_new(spec, "mounts", mounts, err);
+fail:
+	json_decref(mounts);
+	return oci_error_make(err, 0, "cannot build config.json: mounts");
 }
 
 static json_t *id_mapping(enum spec_identity identity, unsigned id)
@@ -153,7 +214,8 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 
 	if (!json_is_object(linux)) {
 		linux = json_object();
-		json_object_set_new(spec, "linux", linux);
+		if (set_new(spec, "linux", linux, err) < 0)
+			return -1;
 	}
 	/* the container stays in the task's cgroup and under Slurm's limits */
 	json_object_del(linux, "cgroupsPath");
@@ -163,12 +225,11 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 	json_object_del(linux, "devices");
 	json_object_del(linux, "maskedPaths");
 	json_object_del(linux, "readonlyPaths");
-	json_object_set_new(linux, "namespaces",
-			    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"));
-	json_object_set_new(linux, "uidMappings", id_mapping(in->identity, t->uid));
-	json_object_set_new(linux, "gidMappings", id_mapping(in->identity, t->gid));
-	if (json_object_get(linux, "uidMappings") == NULL)
-		return oci_error_make(err, ENOMEM, "linux");
+	if (set_new(linux, "namespaces",
+		    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"), err) < 0 ||
+	    set_new(linux, "uidMappings", id_mapping(in->identity, t->uid), err) < 0 ||
+	    set_new(linux, "gidMappings", id_mapping(in->identity, t->gid), err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -191,54 +252,71 @@ static json_t *default_spec(void)
 			 "CAP_NET_BIND_SERVICE");
 }
 
+/* The working directory: --container-workdir, the task's, the image's, or "/". */
+static const char *process_cwd(const struct spec_input *in)
+{
+	const struct oci_task *t = in->task;
+
+	if (in->settings != NULL && in->settings->workdir != NULL)
+		return in->settings->workdir; /* --container-workdir */
+	if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
+		return t->cwd;
+	if (in->bundle->workdir != NULL)
+		return in->bundle->workdir; /* the image's WorkingDir */
+	return "/";
+}
+
 static int build_process(const struct spec_input *in, json_t *spec, json_t *caps, oci_error_t *err)
 {
 	const struct oci_task *t = in->task;
 	const struct container_settings *set = in->settings;
 	json_t *process = json_object_get(spec, "process"), *user, *args;
 	cleanup_strv char **env = NULL;
-	const char *cwd = "/";
+	const char *cwd = process_cwd(in);
 
 	if (!json_is_object(process)) {
 		process = json_object();
-		json_object_set_new(spec, "process", process);
+		if (set_new(spec, "process", process, err) < 0)
+			return -1;
 	}
 	if (spec_env_merge(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
 			   &env, err) < 0)
 		return -1;
-	if (set != NULL && set->workdir != NULL)
-		cwd = set->workdir; /* --container-workdir */
-	else if (t->cwd != NULL && t->cwd[0] == '/' && exists_in_root(in->bundle->rootfs, t->cwd))
-		cwd = t->cwd;
-	else if (in->bundle->workdir != NULL)
-		cwd = in->bundle->workdir; /* the image's WorkingDir */
+	if (check_utf8(cwd, "the working directory", err) < 0)
+		return -1;
 	user = in->identity == IDENTITY_REMAP_ROOT
 		       ? json_pack("{s:i, s:i}", "uid", 0, "gid", 0)
 		       : json_pack("{s:I, s:I}", "uid", (json_int_t)t->uid, "gid",
 				   (json_int_t)t->gid);
-	args = strv_to_json(t->argv);
+	if (set_new(process, "user", user, err) < 0)
+		return -1;
+	args = args_to_json(t->argv, err);
+	if (args == NULL)
+		return -1;
 	if (set != NULL && set->entrypoint) {
 		/* --container-entrypoint: the image's Entrypoint, then the task's argv */
 		json_t *with = json_deep_copy(in->bundle->entrypoint ? in->bundle->entrypoint
 								     : json_array());
-		if (with == NULL || args == NULL || json_array_extend(with, args) < 0)
+		if (with == NULL || json_array_extend(with, args) < 0) {
+			json_decref(with);
+			json_decref(args);
 			return oci_error_make(err, ENOMEM, "process");
+		}
 		json_decref(args);
 		args = with;
 	}
-	json_object_set_new(process, "terminal", json_boolean(t->tty));
-	json_object_set_new(process, "user", user);
-	json_object_set_new(process, "args", args);
-	json_object_set_new(process, "env", strv_to_json(env));
-	json_object_set_new(process, "cwd", json_string(cwd));
-	json_object_set_new(process, "noNewPrivileges", json_true());
+	if (set_new(process, "terminal", json_boolean(t->tty), err) < 0 ||
+	    set_new(process, "args", args, err) < 0 ||
+	    set_new(process, "env", spec_env_json(env, in->notices), err) < 0 ||
+	    set_new(process, "cwd", json_string(cwd), err) < 0 ||
+	    set_new(process, "noNewPrivileges", json_true(), err) < 0)
+		return -1;
 	/* the task keeps the limits Slurm gave it */
 	json_object_del(process, "rlimits");
 	json_object_del(process, "consoleSize");
-	if (json_object_get(process, "capabilities") == NULL && caps != NULL)
-		json_object_set(process, "capabilities", caps);
-	if (json_object_get(process, "args") == NULL || json_object_get(process, "env") == NULL)
-		return oci_error_make(err, ENOMEM, "process");
+	if (json_object_get(process, "capabilities") == NULL && caps != NULL &&
+	    json_object_set(process, "capabilities", caps) < 0)
+		return oci_error_make(err, 0, "cannot build config.json: capabilities");
 	return 0;
 }
 
@@ -260,7 +338,7 @@ static bool root_readonly(const struct spec_input *in)
 int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 {
 	json_t *spec, *defaults = default_spec();
-	int rc;
+	int rc = 0;
 
 	if (defaults == NULL)
 		return oci_error_make(err, ENOMEM, "config.json");
@@ -270,14 +348,19 @@ int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 		return oci_error_make(err, ENOMEM, "config.json");
 	}
 	if (!json_is_string(json_object_get(spec, "ociVersion")))
-		json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));
-	json_object_set_new(
-		spec, "root",
-		json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly", root_readonly(in)));
+		rc = set_new(spec, "ociVersion", json_string(OCI_VERSION), err);
+	if (rc == 0)
+		rc = check_utf8(in->bundle->rootfs, "the root filesystem's path", err);
+	if (rc == 0)
+		rc = set_new(spec, "root",
+			     json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
+				       root_readonly(in)),
+			     err);
 	/* no UTS namespace: the container has the node's hostname */
 	json_object_del(spec, "hostname");
 	json_object_del(spec, "domainname");
-	rc = build_process(in, spec, json_object_get(defaults, "capabilities"), err);
+	if (rc == 0)
+		rc = build_process(in, spec, json_object_get(defaults, "capabilities"), err);
 	if (rc == 0)
 		rc = build_mounts(in, spec, err);
 	if (rc == 0)

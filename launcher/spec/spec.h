@@ -35,6 +35,7 @@ struct spec_input {
 	const char *spool_dest;			   /* where %m is bound (MountSpoolDir), or NULL */
 	enum spec_identity identity;		   /* IDENTITY_REMAP_ROOT when zeroed */
 	const struct container_settings *settings; /* the user's options and site defaults */
+	char ***notices; /* a strv the notices for the user are appended to, or NULL */
 };
 
 int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err);

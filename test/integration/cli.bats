@@ -129,6 +129,18 @@ teardown() {
 	[ "$stderr" = "spank-oci: bundle /nonexistent: No such file or directory" ]
 }
 
+@test "spank-oci run: an argument that is not UTF-8 is refused, such a variable left out" {
+	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/bundle" -- echo $'caf\xe9'
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *'argument 2 of the task is not valid UTF-8: caf\xe9'* ]]
+	[ -z "$output" ]
+	run_split as_user env $'BAD=caf\xe9' GOOD=1 "$CLI" run --config "$CONFIG" \
+		--bundle "$F/bundle" -- sh -c 'echo "GOOD=$GOOD BAD=${BAD-unset}"'
+	[ "$status" -eq 0 ]
+	[ "$output" = "GOOD=1 BAD=unset" ]
+	[ "$(grep -c 'environment variable BAD is not valid UTF-8' <<<"$stderr")" -eq 1 ]
+}
+
 @test "spank-oci --help and each command's --help" {
 	for cmd in "" check spec run; do
 		run "$CLI" $cmd --help

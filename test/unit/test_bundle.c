@@ -232,6 +232,32 @@ static void bundle_image_layout_bare_config(void **state)
 	bundle_free(b);
 }
 
+/* "/x/a:b" that exists is itself, even when "/x/a" is a layout with a tag "b". */
+static void bundle_path_with_colon_is_not_a_tag(void **state)
+{
+	struct dir_fixture *f = *state;
+	static const struct layer_entry files[] = {F("from-the-layout", "x"), {0}};
+	cleanup_free char *layout = make_layout(f->dir, "img");
+	cleanup_free char *layer = put_layer(layout, PLAIN, files);
+	cleanup_free char *digest = put_image(layout, "{\"config\": {}}", layer, "b");
+	cleanup_free char *dir = dir_fixture_at(f, "img:b"), *file = dir_fixture_at(f, "img:c");
+	cleanup_free char *cache = dir_fixture_at(f, "cache");
+	struct oci_bundle *b;
+
+	make_dir(f->dir, "img:b", 0755);
+	make_dir(f->dir, "img:b/usr", 0755);
+	check_rootfs_only(dir, false, dir, dir);
+	/* a file there: refused as what it is, not opened as the layout's image */
+	write_text(file, NULL, "not a squashfs");
+	bundle_open_error(file, false, file, "neither a directory");
+	/* with nothing there, it is the layout's image tagged "b" */
+	rm_tree(dir);
+	b = bundle_open_ok(dir, false, cache);
+	assert_true(b->is_image);
+	assert_string_equal(b->path, dir);
+	bundle_free(b);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, dir_fixture_setup, dir_fixture_teardown)
 
 int main(void)
@@ -248,6 +274,7 @@ int main(void)
 		T(bundle_squashfs_file),
 		T(bundle_image_layout),
 		T(bundle_image_layout_bare_config),
+		T(bundle_path_with_colon_is_not_a_tag),
 	};
 
 	return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);

@@ -64,9 +64,10 @@ static int get_ok(struct fixture *f, const char *ref, unsigned long long max_byt
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *root = NULL;
 	json_t *config = NULL;
+	const struct cache_limits limits = {.max_bytes = max_bytes};
 	int fd = -1;
 
-	assert_ok(cache_get(f->cache, ref, max_bytes, &root, &config, &fd, &err), err);
+	assert_ok(cache_get(f->cache, ref, &limits, &root, &config, &fd, &err), err);
 	assert_true(fd >= 0);
 	assert_non_null(root);
 	assert_string_equal(json_string_value(json_object_get(config, "WorkingDir")), "/work");
@@ -232,26 +233,49 @@ static void get_while_in_use(void **state)
 	assert_non_null(strstr(out, " in-use "));
 }
 
+/* Holds the lock of image hex as an unpack or a prune under way does: the fd to close. */
+static int hold_lock(struct fixture *f, const char *hex)
+{
+	cleanup_free char *lock = xasprintf("%s/%s.lock", f->cache, hex);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	return fd;
+}
+
 static void get_removes_stale_unpacks(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_free char *hex = NULL, *layout = make_image(f, "alpha", &hex);
 	cleanup_free char *stale = xasprintf(".unpacking-%s-999999", hex);
 	cleanup_free char *other = xasprintf(".unpacking-%s-1", ZEROS64);
-	cleanup_free char *other_path = in_cache(f, other);
-	cleanup_close int fd = -1;
+	cleanup_free char *removing = xasprintf(".removing-%s-2", ZEROS64);
+	cleanup_free char *busy_hex = xstrdup(ZEROS64);
+	cleanup_free char *busy = NULL, *busy_path = NULL;
+	cleanup_close int fd = -1, busy_lock = -1;
 
-	/* what killed unpacks left: of this image (removed) and of another (not touched) */
+	busy_hex[63] = '1';
+	busy = xasprintf(".unpacking-%s-3", busy_hex);
+	busy_path = in_cache(f, busy);
+	/* what killed unpacks and prunes left: of this image and of another, all removed */
 	make_dir(f->dir, "cache", 0700);
 	make_dir(f->cache, stale, 0700);
 	write_text(f->cache, other, "another image's");
+	make_dir(f->cache, removing, 0700);
 	{
 		cleanup_free char *junk = xasprintf("%s/junk", stale);
+		cleanup_free char *half = xasprintf("%s/x", removing);
 		write_text(f->cache, junk, "half an image");
+		write_text(f->cache, half, "half removed");
 	}
+	/* an unpack under way (it holds its image's lock) is left alone */
+	make_dir(f->cache, busy, 0700);
+	busy_lock = hold_lock(f, busy_hex);
 	fd = get_ok(f, layout, 0, NULL);
 	assert_int_equal(count_in_cache(f, ".unpacking-"), 1);
-	assert_true(path_exists(other_path));
+	assert_int_equal(count_in_cache(f, ".removing-"), 0);
+	assert_true(path_exists(busy_path));
 }
 
 static void get_refuses_foreign_entry(void **state)
@@ -415,6 +439,80 @@ static void get_prunes_after_unpack(void **state)
 	assert_true(is_cached(f, c));  /* just unpacked */
 }
 
+/* A prune removes what killed unpacks and prunes left, tells it, spares what is under way. */
+static void prune_removes_leftovers(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *unpacking = xasprintf(".unpacking-%s-1", ZEROS64);
+	cleanup_free char *removing = xasprintf(".removing-%s-2", ZEROS64);
+	cleanup_free char *busy_hex = xstrdup(ZEROS64), *busy = NULL, *out = NULL;
+	cleanup_free char *big = xcalloc(1, 3 << 20);
+	cleanup_close int busy_lock = -1;
+
+	busy_hex[0] = 'f';
+	busy = xasprintf(".removing-%s-3", busy_hex);
+	make_dir(f->dir, "cache", 0700);
+	make_dir(f->cache, unpacking, 0700);
+	make_dir(f->cache, removing, 0700);
+	make_dir(f->cache, busy, 0700);
+	{
+		cleanup_free char *file = xasprintf("%s/%s/big", f->cache, unpacking);
+		FILE *fp = fopen(file, "w");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(big, 1, 3 << 20, fp), 3 << 20);
+		assert_int_equal(fclose(fp), 0);
+	}
+	busy_lock = hold_lock(f, busy_hex);
+	out = prune(f, 0, true);
+	assert_int_equal(count_in_cache(f, ".unpacking-"), 0);
+	assert_int_equal(count_in_cache(f, ".removing-"), 1);
+	assert_int_equal(count_lines(out), 2);
+	{
+		cleanup_free char *line = xasprintf(
+			"removed %s, left by a killed unpack or prune (3.0 MiB)", unpacking);
+		assert_non_null(strstr(out, line));
+	}
+	assert_non_null(strstr(out, removing));
+	close(busy_lock);
+	busy_lock = -1;
+	free(out);
+	out = prune(f, 0, true);
+	assert_int_equal(count_in_cache(f, ".removing-"), 0);
+	assert_int_equal(count_lines(out), 1);
+}
+
+/* An unpack past ImageUnpackMaxSize or ImageUnpackMaxEntries fails and caches nothing. */
+static void get_past_unpack_limits_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *hex = NULL, *layout = make_image(f, "alpha", &hex);
+	struct cache_limits limits = {.unpack = {.max_bytes = 8}};
+	cleanup_error oci_error_t err = NULL;
+	char *rootfs = NULL;
+	json_t *config = NULL;
+	int fd = -1;
+
+	assert_int_equal(cache_get(f->cache, layout, &limits, &rootfs, &config, &fd, &err), -1);
+	assert_error_has(err, "ImageUnpackMaxSize");
+	assert_false(is_cached(f, hex));
+	assert_int_equal(count_in_cache(f, ".unpacking-"), 0);
+	oci_error_release(&err);
+	limits = (struct cache_limits){.unpack = {.max_entries = 2}};
+	assert_int_equal(cache_get(f->cache, layout, &limits, &rootfs, &config, &fd, &err), -1);
+	assert_error_has(err, "ImageUnpackMaxEntries");
+	assert_false(is_cached(f, hex));
+	assert_int_equal(count_in_cache(f, ".unpacking-"), 0);
+	assert_null(rootfs);
+	assert_int_equal(fd, -1);
+	/* within the limits: unpacked */
+	limits = (struct cache_limits){.unpack = {.max_bytes = 1 << 20, .max_entries = 3}};
+	assert_ok(cache_get(f->cache, layout, &limits, &rootfs, &config, &fd, &err), err);
+	assert_true(is_cached(f, hex));
+	json_decref(config);
+	free(rootfs);
+	close(fd);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -431,6 +529,8 @@ int main(void)
 		T(prune_least_recently_used_first),
 		T(prune_spares_images_in_use),
 		T(get_prunes_after_unpack),
+		T(prune_removes_leftovers),
+		T(get_past_unpack_limits_leaves_nothing),
 	};
 
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);

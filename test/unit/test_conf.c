@@ -533,6 +533,27 @@ static void example_config_is_valid(void **state)
 	assert_string_equal(f->conf->container_path, SPANK_OCI_DEFAULT_CONTAINER_PATH);
 }
 
+/* ImageUnpackMaxSize (a size) and ImageUnpackMaxEntries (a count): bounds of an unpack. */
+static void image_unpack_limit_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct oci_conf *c = load(f, RUNTIME);
+
+	assert_int_equal(c->image_unpack_max_size, 64ULL << 30);
+	assert_int_equal(c->image_unpack_max_entries, 10000000);
+	c = load(f, RUNTIME "ImageUnpackMaxSize=2G\nImageUnpackMaxEntries=500000\n");
+	assert_int_equal(c->image_unpack_max_size, 2ULL << 30);
+	assert_int_equal(c->image_unpack_max_entries, 500000);
+	c = load(f, RUNTIME "ImageUnpackMaxSize=0\nImageUnpackMaxEntries=0\n");
+	assert_int_equal(c->image_unpack_max_size, 0);
+	assert_int_equal(c->image_unpack_max_entries, 0);
+	load_error(f, RUNTIME "ImageUnpackMaxSize=lots\n", 4, "ImageUnpackMaxSize takes a size");
+	load_error(f, RUNTIME "ImageUnpackMaxEntries=10M\n", 4,
+		   "ImageUnpackMaxEntries takes a number");
+	load_error(f, RUNTIME "ImageUnpackMaxEntries=-1\n", 4,
+		   "ImageUnpackMaxEntries takes a number");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -561,6 +582,7 @@ int main(void)
 		T(syntax_errors_name_file_line_and_text),
 		T(nonexistent_file),
 		T(example_config_is_valid),
+		T(image_unpack_limit_keys),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

@@ -45,12 +45,12 @@ static void digest_read_file_checks(void **state)
 	size_t len = 0;
 
 	write_text(path, NULL, text);
-	assert_ok(digest_read_file(path, digest, &data, &len, &err), err);
+	assert_ok(digest_read_file(path, digest, 1 << 30, &data, &len, &err), err);
 	assert_int_equal(len, strlen(text));
 	assert_string_equal(data, text);
 	free(data);
 	data = NULL;
-	assert_int_equal(digest_read_file(path, other, &data, &len, &err), -1);
+	assert_int_equal(digest_read_file(path, other, 1 << 30, &data, &len, &err), -1);
 	assert_error_has(err, "digest mismatch");
 	assert_error_has(err, digest); /* what was read */
 	assert_null(data);
@@ -73,7 +73,7 @@ static void digest_read_file_large(void **state)
 	assert_int_equal(fwrite(want, 1, SIZE, f), SIZE);
 	assert_int_equal(fclose(f), 0);
 	digest = sha256_hex(want, SIZE);
-	assert_ok(digest_read_file(path, digest, &data, &len, &err), err);
+	assert_ok(digest_read_file(path, digest, 1 << 30, &data, &len, &err), err);
 	assert_int_equal(len, SIZE);
 	assert_memory_equal(data, want, SIZE);
 	assert_int_equal(data[SIZE], '\0');

@@ -336,6 +336,65 @@ static void resolve_invalid_config_digest(void **state)
 	resolve_error(f->layout, "invalid digest", "sha256:xyz");
 }
 
+/* ---- bounded reads ------------------------------------------------------------------------ */
+
+/* In a child (whose check_in_child alarm fails a read that never ends): refused, and why. */
+static int resolve_refused_in_child(void *arg, char *msg, size_t len)
+{
+	cleanup_error oci_error_t err = NULL;
+	struct layout_image r;
+
+	if (layout_resolve(arg, &r, &err) == 0) {
+		snprintf(msg, len, "%s resolved", (const char *)arg);
+		return 1;
+	}
+	if (strstr(oci_error_text(err), "larger than 4194304 bytes: refused") == NULL) {
+		snprintf(msg, len, "unexpected error: %s", oci_error_text(err));
+		return 1;
+	}
+	return 0;
+}
+
+/* An index, manifest or config that never ends (/dev/zero) is refused at once. */
+static void resolve_endless_files_fail_fast(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *index = xasprintf("%s/index.json", f->layout);
+	cleanup_free char *saved = xasprintf("%s/index.saved", f->dir);
+	cleanup_free char *manifest = blob(f, f->manifest1), *config = blob(f, f->config);
+
+	assert_int_equal(rename(index, saved), 0);
+	assert_int_equal(symlink("/dev/zero", index), 0);
+	check_in_child(resolve_refused_in_child, f->layout, 5000);
+	assert_int_equal(rename(saved, index), 0);
+	assert_int_equal(unlink(config), 0);
+	assert_int_equal(symlink("/dev/zero", config), 0);
+	check_in_child(resolve_refused_in_child, f->layout, 5000);
+	assert_int_equal(unlink(manifest), 0);
+	assert_int_equal(symlink("/dev/zero", manifest), 0);
+	check_in_child(resolve_refused_in_child, f->layout, 5000);
+}
+
+/* A config blob past the cap is refused, even with the right digest. */
+static void resolve_oversized_config(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = (4 << 20) + 1;
+	cleanup_free char *big = xmalloc(len + 1), *digest = NULL, *m = NULL, *mdigest = NULL;
+	cleanup_free char *desc = NULL;
+
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len - 1] = '}';
+	big[len] = '\0';
+	digest = put_blob(f->layout, big);
+	m = manifest_json(digest, len, "");
+	mdigest = put_blob(f->layout, m);
+	desc = manifest_desc(mdigest, strlen(m), NULL);
+	write_index(f->layout, desc);
+	resolve_error(f->layout, "larger than 4194304 bytes: refused", digest + strlen("sha256:"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -357,6 +416,8 @@ int main(void)
 		T(resolve_invalid_layer_digest),
 		T(resolve_negative_layer_size),
 		T(resolve_invalid_config_digest),
+		T(resolve_endless_files_fail_fast),
+		T(resolve_oversized_config),
 	};
 
 	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <sys/statvfs.h>
 
+#include "common/text.h"
 #include "conf/conf.h"
 #include "launcher/image/bundle.h"
 #include "launcher/spec/env.h"
@@ -771,6 +772,113 @@ static void own_identity_through_subids(void **state)
 			 5678);
 }
 
+/* ---- text that is not UTF-8 (JSON cannot hold it) ------------------------------------------ */
+
+/* spec_build must fail, with exactly this message. */
+static void expect_refused(struct fixture *f, const char *want)
+{
+	cleanup_error oci_error_t err = NULL;
+	json_t *spec = NULL;
+	struct spec_input in = {.conf = f->conf,
+				.bundle = f->bundle,
+				.task = &f->task,
+				.identity = IDENTITY_OWN,
+				.settings = f->settings};
+	int rc = spec_build(&in, &spec, &err);
+
+	json_decref(spec);
+	if (rc == 0)
+		fail_msg("config.json was built; expected '%s'", want);
+	assert_string_equal(oci_error_text(err), want);
+}
+
+static void utf8_checks_and_escapes(void **state)
+{
+	cleanup_free char *shown = text_escape("caf\xe9\\ \n\x7f\xc3\xa9");
+
+	(void)state;
+	assert_string_equal(shown, "caf\\xe9\\\\ \\x0a\\x7f\\xc3\\xa9");
+	assert_true(text_is_utf8(""));
+	assert_true(text_is_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	assert_false(text_is_utf8("caf\xe9"));
+	assert_false(text_is_utf8("\xc3"));		/* cut short */
+	assert_false(text_is_utf8("\xc0\xaf"));		/* overlong '/' */
+	assert_false(text_is_utf8("\xe0\x80\xaf"));	/* overlong '/' */
+	assert_false(text_is_utf8("\xed\xa0\x80"));	/* a surrogate */
+	assert_false(text_is_utf8("\xf4\x90\x80\x80")); /* beyond U+10FFFF */
+}
+
+/* An argument that is not UTF-8 is refused (it once ran the bundle's own args, rc 0). */
+static void non_utf8_argument_is_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	f->task.argv = (char *[]){"/bin/echo", "caf\xe9", NULL};
+	expect_refused(f, "argument 2 of the task is not valid UTF-8: caf\\xe9");
+}
+
+/* A variable that is not UTF-8 is left out, with one notice; the others pass. */
+static void non_utf8_variable_is_left_out(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_strv char **notices = NULL;
+	struct spec_input in = {.conf = f->conf,
+				.bundle = f->rootfs,
+				.task = &f->task,
+				.identity = IDENTITY_OWN,
+				.notices = &notices};
+
+	f->task.env = (char *[]){"PATH=/usr/bin", "BAD=caf\xe9", "GOOD=1",
+				 "B\xe9"
+				 "D=x",
+				 NULL};
+	assert_ok(spec_build(&in, &f->spec, &err), err);
+	assert_jstrings(f->spec, "process.env", STRINGS("PATH=/usr/bin", "GOOD=1"));
+	assert_int_equal(strv_len(notices), 2);
+	assert_string_equal(notices[0], "notice: the environment variable BAD is not valid "
+					"UTF-8: the container runs without it");
+	assert_string_equal(notices[1], "notice: the environment variable B\\xe9D is not valid "
+					"UTF-8: the container runs without it");
+	/* the bundle's own variables stay; the task's bad one is named once */
+	json_decref(f->spec);
+	f->spec = NULL;
+	strv_free(notices);
+	notices = NULL;
+	f->task.env = (char *[]){"BAD=caf\xe9", "GOOD=1", NULL};
+	in.bundle = f->bundle;
+	assert_ok(spec_build(&in, &f->spec, &err), err);
+	assert_jstrings(f->spec, "process.env",
+			STRINGS("GOOD=1",
+				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"TERM=xterm", "BUNDLE_ONLY=1", "HOME=/bundlehome"));
+	assert_int_equal(strv_len(notices), 1);
+}
+
+/* A working directory or a mount that is not UTF-8 is refused, never dropped. */
+static void non_utf8_cwd_and_mounts_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct container_settings set = {.writable = OPT_UNSET};
+
+	make_dir(f->dir, "bundle/rootfs/caf\xe9", 0755);
+	f->task.cwd = "/caf\xe9";
+	expect_refused(f, "the working directory is not valid UTF-8: /caf\\xe9");
+	f->task.cwd = "/work";
+	f->settings = &set;
+	set.workdir = strdup("/w\xff");
+	expect_refused(f, "the working directory is not valid UTF-8: /w\\xff");
+	free(set.workdir);
+	set.workdir = NULL;
+	mounts_add(&set.mounts, "/data/caf\xe9", "/data", false);
+	expect_refused(f, "mount source is not valid UTF-8: /data/caf\\xe9");
+	mounts_release(&set.mounts);
+	mounts_add(&set.mounts, "/usr", "/d\xe9st", true);
+	expect_refused(f, "mount destination is not valid UTF-8: /d\\xe9st");
+	f->settings = NULL;
+	settings_release(&set);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -789,6 +897,10 @@ int main(void)
 		T(settings_mounts_workdir_and_writability),
 		T(entrypoint_prepends_the_images),
 		T(own_identity_through_subids),
+		T(utf8_checks_and_escapes),
+		T(non_utf8_argument_is_refused),
+		T(non_utf8_variable_is_left_out),
+		T(non_utf8_cwd_and_mounts_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);

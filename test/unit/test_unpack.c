@@ -674,6 +674,130 @@ static void not_a_tar(void **state)
 	assert_int_equal(count_entries(f->rootfs), 0);
 }
 
+/* ---- bounded reads and limits ------------------------------------------------------------- */
+
+/* A blob longer than its manifest says is refused as soon as one byte too many is read. */
+static void blob_longer_than_declared(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = make_layer(f, PLAIN, small_layer), *digest = NULL;
+	cleanup_free char *zeros = xcalloc(1, 200000);
+	struct unpack_source src = source_of(path, &digest);
+	long long declared = src.size;
+	FILE *blob;
+
+	/* the digest of the whole blob, but the size it had before 200000 more bytes */
+	blob = fopen(path, "ab");
+	assert_non_null(blob);
+	assert_int_equal(fwrite(zeros, 1, 200000, blob), 200000);
+	assert_int_equal(fclose(blob), 0);
+	free(digest);
+	src = source_of(path, &digest);
+	src.size = declared;
+	assert_int_equal(apply_source(f, &src, NULL, &err), -1);
+	assert_error_has(err, path);
+	assert_error_has(err, "longer than its declared size");
+}
+
+struct endless {
+	struct fixture *f;
+	const char *path;
+};
+
+static int unpack_endless(void *arg, char *msg, size_t len)
+{
+	struct endless *e = arg;
+	cleanup_error oci_error_t err = NULL;
+	struct unpack_stats stats = {0};
+	struct unpack_source src = {.path = e->path, .digest = "sha256:" ZEROS64, .size = 1 << 20};
+
+	if (unpack_layer(e->f->rootfs, &src, NULL, &stats, &err) == 0) {
+		snprintf(msg, len, "an endless blob was unpacked");
+		return 1;
+	}
+	if (strstr(oci_error_text(err), "longer than its declared size") == NULL) {
+		snprintf(msg, len, "unexpected error: %s", oci_error_text(err));
+		return 1;
+	}
+	return 0;
+}
+
+/* A layer blob that is a symlink to /dev/zero fails at once (it once unpacked forever). */
+static void endless_blob_fails_fast(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *path = xasprintf("%s/zero-layer", f->dir);
+	struct endless e = {.f = f, .path = path};
+
+	assert_int_equal(symlink("/dev/zero", path), 0);
+	/* the child is killed (SIGALRM) and the test fails if it is still reading after 5 s */
+	check_in_child(unpack_endless, &e, 5000);
+}
+
+/* A layer with a file of len zero bytes, as a blob in the fixture's directory. */
+static char *big_file_layer(struct fixture *f, const char *name, size_t len)
+{
+	cleanup_free char *zeros = xcalloc(1, len);
+	const struct layer_entry entries[] = {
+		{.type = 'f', .name = name, .data = zeros, .len = len}, {0}};
+
+	return make_layer(f, GZIP, entries);
+}
+
+/* ImageUnpackMaxSize: all the layers of an image together, a decompression bomb stopped. */
+static void unpack_max_size(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *one = big_file_layer(f, "one", 60000);
+	cleanup_free char *two = big_file_layer(f, "two", 60000);
+	cleanup_free char *bomb = big_file_layer(f, "bomb", 4 << 20);
+	struct unpack_limits limits = {.max_bytes = 100000};
+	struct unpack_source src = {.path = one, .size = -1, .limits = &limits};
+	struct unpack_stats stats = {0};
+
+	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+	assert_int_equal(stats.bytes, 60000);
+	src.path = two;
+	assert_int_equal(unpack_layer(f->rootfs, &src, NULL, &stats, &err), -1);
+	assert_error_has(err, "more than 100000 bytes (ImageUnpackMaxSize): refused");
+	assert_error_has(err, two);
+	oci_error_release(&err);
+	/* a few KiB of gzip that would be 4 MiB: stopped well before its end */
+	stats = (struct unpack_stats){0};
+	src.path = bomb;
+	assert_int_equal(unpack_layer(f->rootfs, &src, NULL, &stats, &err), -1);
+	assert_error_has(err, "(ImageUnpackMaxSize): refused");
+	assert_true(stats.bytes < 1 << 20);
+	/* 0: no limit */
+	oci_error_release(&err);
+	limits.max_bytes = 0;
+	stats = (struct unpack_stats){0};
+	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+}
+
+/* ImageUnpackMaxEntries: every entry counts, written or not. */
+static void unpack_max_entries(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	static const struct layer_entry five[] = {D("d"),	  F("d/a", "a"), F("d/b", "b"),
+						  F(".wh.x", ""), F("d/c", "c"), {0}};
+	cleanup_free char *path = make_layer(f, PLAIN, five);
+	struct unpack_limits limits = {.max_entries = 4};
+	struct unpack_source src = {.path = path, .size = -1, .limits = &limits};
+	struct unpack_stats stats = {0};
+
+	assert_int_equal(unpack_layer(f->rootfs, &src, NULL, &stats, &err), -1);
+	assert_error_has(err, "more than 4 entries (ImageUnpackMaxEntries): refused");
+	oci_error_release(&err);
+	limits.max_entries = 5;
+	stats = (struct unpack_stats){0};
+	assert_ok(unpack_layer(f->rootfs, &src, NULL, &stats, &err), err);
+	assert_int_equal(stats.headers, 5);
+}
+
 /* ---- progress --------------------------------------------------------------------------- */
 
 static void progress_quick_is_silent(void **state)
@@ -780,6 +904,10 @@ int main(void)
 		T(size_mismatch),
 		T(missing_blob),
 		T(not_a_tar),
+		T(blob_longer_than_declared),
+		T(endless_blob_fails_fast),
+		T(unpack_max_size),
+		T(unpack_max_entries),
 		T(progress_quick_is_silent),
 		T(progress_slow_is_shown),
 	};
