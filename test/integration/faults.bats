@@ -83,7 +83,7 @@ stopped_unpack() {
 		echo "srun still running" >&2
 		return 1
 	}
-	grep -E "spank-oci: job $JOB step 0 task 0 \(uid $TEST_UID\): .*unpacking $ENDLESS:busybox: .*stopped by SIG(TERM|KILL)" "$SLURMD_LOG" >&2 || {
+	grep -E "spank-oci: job $JOB step 0 task 0 \(uid $TEST_UID\): .*unpacking $ENDLESS:busybox: .*stopped by SIGTERM" "$SLURMD_LOG" >&2 || {
 		echo "no stop of job $JOB in $SLURMD_LOG:" >&2
 		grep "job $JOB " "$SLURMD_LOG" >&2
 		return 1
