@@ -19,6 +19,7 @@
 #include "launcher/supervise.h"
 #include "launcher/task.h"
 #include "common/proc.h"
+#include "common/stop.h"
 
 extern char **environ;
 
@@ -296,6 +297,7 @@ static int cache_add(const char *dir, const char *ref, const struct cache_limits
 	cleanup_close int in_use_fd = -1;
 	json_t *config = NULL;
 
+	stop_catch(); /* Ctrl-C or SIGTERM stops the unpack, which then leaves nothing */
 	if (cache_get(dir, ref, limits, &rootfs, &config, &in_use_fd, err) < 0)
 		return -1;
 	json_decref(config);

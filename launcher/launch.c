@@ -12,6 +12,7 @@
 #include "common/fsutil.h"
 #include "common/messages.h"
 #include "common/proc.h"
+#include "common/stop.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 #include "conf/options.h"
@@ -351,6 +352,9 @@ static int launch_run(struct launch *l, int *wstatus, oci_error_t *err)
 		return -1;
 	if (supervise_begin(err) < 0)
 		return -1;
+	/* from here the signals are the container's; one that came before stops the task */
+	if (stop_requested())
+		return stop_error(err, "before the container started");
 	if (l->conf->cgroup_per_container) {
 		cleanup_free char *name = xasprintf("spank-oci.%u.%u.%u", l->vars.job_id,
 						    l->vars.step_id, l->vars.task_id);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,10 +22,34 @@
 #include "launcher/supervise.h"
 #include "launcher/task.h"
 #include "common/proc.h"
+#include "common/stop.h"
 #include "spank/context.h"
 
 /* The longest container request read from the environment (a path or an image name). */
 #define SPANK_OCI_MAX_REQUEST (256 * 1024)
+
+/*
+ * The name of the task's process (its comm: what ps, top, pgrep and /proc/<pid>/stat show)
+ * from the moment it is a container task, so that Slurm signals it like any task process.
+ * proctrack/linuxproc's kill_proc_tree skips every process whose comm is slurmstepd's own
+ * ("slurmstepd"), the name the task process has from its fork until it executes
+ * something, which it never does: it would unpack on through scancel, time limits and
+ * SIGKILL, and the node would drain with "Kill task failed". At most 15 characters.
+ */
+#define TASK_PROCESS_NAME "spank-oci-task"
+
+/*
+ * The task stopped by a signal from Slurm (scancel, time limit) before its container ran:
+ * tells why, as task_fail does, then dies by that signal, as a host task would.
+ */
+__attribute__((noreturn)) static void task_stopped(const struct oci_task *t, oci_error_t err)
+{
+	fprintf(stderr, SPANK_OCI_PREFIX "%s\n", oci_error_text(err));
+	fflush(stderr);
+	slurm_info(SPANK_OCI_PREFIX "job %u step %u task %u (uid %u): %s", t->job_id, t->step_id,
+		   t->task_id, (unsigned)t->uid, oci_error_text(err));
+	supervise_exit_like(stop_requested()); /* the wait status of that signal's death */
+}
 
 /* Tells the user (on the task's stderr) and the node's log, then ends the task. */
 __attribute__((noreturn, format(printf, 2, 3))) static void task_fail(const struct oci_task *t,
@@ -114,6 +139,8 @@ int remote_task_init(spank_t sp)
 	kind = step_container(sp, &bundle, &why);
 	if (kind == STEP_ON_HOST)
 		return 0;
+	prctl(PR_SET_NAME, TASK_PROCESS_NAME, 0, 0, 0);
+	stop_catch(); /* whatever slurmstepd left: SIGTERM stops the setup, cleanly */
 	proc_close_exec_fds();
 	spank_get_item(sp, S_JOB_UID, &task.uid);
 	spank_get_item(sp, S_JOB_GID, &task.gid);
@@ -151,8 +178,11 @@ int remote_task_init(spank_t sp)
 	if (task.step_id == SLURM_BATCH_SCRIPT)
 		task.batch_script = argv[0];
 
-	if (launch_task(context.conf, &task, bundle, &start, &wstatus, &err) < 0)
+	if (launch_task(context.conf, &task, bundle, &start, &wstatus, &err) < 0) {
+		if (stop_requested())
+			task_stopped(&task, err);
 		task_fail(&task, "%s", oci_error_text(err));
+	}
 	supervise_exit_like(wstatus);
 }
 

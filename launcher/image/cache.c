@@ -14,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/stop.h"
 #include "common/xalloc.h"
 #include "launcher/image/layout.h"
 #include "launcher/image/unpack.h"
@@ -148,8 +149,13 @@ static int unpack_into(const char *tmp, const char *ref, const struct layout_ima
 					    .digest = img->layers[i].digest,
 					    .size = img->layers[i].size,
 					    .limits = limits ? &limits->unpack : NULL};
-		if (unpack_layer(rootfs, &src, &progress, st, err) < 0)
-			return oci_error_wrap(err, "unpacking %s", ref);
+		if (unpack_layer(rootfs, &src, &progress, st, err) < 0 || stop_requested()) {
+			cleanup_free char *what = xasprintf("unpacking %s", ref);
+			if (!stop_requested())
+				return oci_error_wrap(err, "%s", what);
+			oci_error_release(err); /* whatever the stop made the layer say */
+			return stop_error(err, what);
+		}
 	}
 	unpack_progress_end(&progress);
 	return 0;
@@ -182,6 +188,22 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
 }
 
 /*
+ * Takes the entry's lock (lock_fd, or -1 if it could not be opened), waiting as long as
+ * another task unpacks the image, unless a stop is requested.
+ */
+static int lock_entry(int lock_fd, int op, const char *entry, const char *ref, oci_error_t *err)
+{
+	cleanup_free char *what = NULL;
+
+	if (lock_fd >= 0 && stop_flock(lock_fd, op) == 0)
+		return 0;
+	if (lock_fd < 0 || !stop_requested())
+		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+	what = xasprintf("waiting for the unpack of %s", ref);
+	return stop_error(err, what);
+}
+
+/*
  * The entry of img, unpacked if it is not there yet; gives its lock, held shared. An
  * entry that is there is used under the shared lock alone, however many tasks use it
  * already; only an unpack takes the lock exclusive (and looks again once it has it: the
@@ -194,11 +216,11 @@ static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 	cleanup_close int lock_fd = open_lock(entry);
 	struct stat sb;
 
-	if (lock_fd < 0 || flock(lock_fd, LOCK_SH) < 0)
-		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+	if (lock_entry(lock_fd, LOCK_SH, entry, ref, err) < 0)
+		return -1;
 	if (lstat(entry, &sb) < 0) {
-		if (flock(lock_fd, LOCK_EX) < 0)
-			return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+		if (lock_entry(lock_fd, LOCK_EX, entry, ref, err) < 0)
+			return -1;
 		if (lstat(entry, &sb) < 0 && add_entry(cache_dir, entry, ref, img, limits, err) < 0)
 			return -1;
 		/* from now on only "in use": others may use it too, pruning may not remove it */

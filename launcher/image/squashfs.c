@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/proc.h"
+#include "common/stop.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 
@@ -65,8 +66,12 @@ int squashfs_mount(const char *image, const char *mountpoint, const char *lock_p
 	cleanup_close int lock = -1;
 
 	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+	if (lock < 0)
 		return oci_error_make(err, errno, "cannot lock %s", lock_path);
+	/* another task of the step may be mounting it: wait, unless a stop is requested */
+	if (stop_flock(lock, LOCK_EX) < 0)
+		return stop_requested() ? stop_error(err, "waiting for the step's mount")
+					: oci_error_make(err, errno, "cannot lock %s", lock_path);
 	if (is_mountpoint(mountpoint))
 		return 0; /* another task of the step mounted it */
 	if (mkdir(mountpoint, 0700) < 0 && errno != EEXIST)

@@ -16,6 +16,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/stop.h"
 #include "common/xalloc.h"
 #include "launcher/image/digest.h"
 
@@ -257,21 +258,22 @@ struct layer_reader {
 /*
  * One read of the blob, hashed and counted: bytes read, 0 at its end, -1 with errno. A
  * blob longer than its declared size fails as soon as one byte too many is read (a
- * symlink to /dev/zero is never read to its end).
+ * symlink to /dev/zero is never read to its end). EINTR: a stop was requested
+ * (common/stop.h); a blob that never ends stops there too.
  */
 static ssize_t read_chunk(struct layer_reader *r)
 {
 	size_t want = sizeof(r->buf);
-	ssize_t n;
+	ssize_t n = -1;
 
 	if (r->size >= 0) {
 		unsigned long long left = (unsigned long long)r->size + 1 - r->digest.bytes;
 		if (left < want)
 			want = (size_t)left;
 	}
-	do
-		n = read(r->fd, r->buf, want);
-	while (n < 0 && errno == EINTR);
+	errno = EINTR;
+	while (!stop_requested() && (n = read(r->fd, r->buf, want)) < 0 && errno == EINTR)
+		continue;
 	if (n >= 0) {
 		digest_update(&r->digest, r->buf, (size_t)n);
 		progress_add(r->progress, (size_t)n);

@@ -6,6 +6,9 @@
 load common
 
 MATRIX="$SPANK_OCI_CLUSTER_DIR/fault-matrix.txt"
+CACHE="/tmp/spank-oci-images-$TEST_UID"
+ENDLESS="$F/scratch/endless-img"
+SLURMD_LOG="$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.log"
 
 setup_file() {
 	write_config
@@ -13,6 +16,83 @@ setup_file() {
 
 teardown() {
 	write_config # after the tests that change it
+	if [ -n "${FEEDER:-}" ]; then
+		kill "$FEEDER" 2>/dev/null || true
+	fi
+}
+
+# endless_image: $ENDLESS, the busybox image (fixtures/layout:busybox) whose layer blob is
+# a FIFO that gets a third of the layer and then nothing, ever (a stalled file system, a
+# huge layer): its unpack never ends. The feeder's pid is in FEEDER (killed by teardown).
+endless_image() {
+	local manifest layer blob
+	rm -rf "$ENDLESS" "$CACHE"
+	mkdir -p "$F/scratch"
+	cp -a "$F/layout" "$ENDLESS"
+	manifest="$(jq -r '.manifests[0].digest' "$ENDLESS/index.json" | cut -d: -f2)"
+	layer="$(jq -r '.layers[0].digest' "$ENDLESS/blobs/sha256/$manifest" | cut -d: -f2)"
+	blob="$ENDLESS/blobs/sha256/$layer"
+	rm "$blob" && mkfifo -m 0644 "$blob"
+	chmod -R a+rX "$ENDLESS"
+	python3 -c '
+import sys, time
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as out:
+    out.write(data[: len(data) // 3])
+    out.flush()
+    time.sleep(600)
+' "$F/layout/blobs/sha256/$layer" "$blob" </dev/null >/dev/null 2>&1 3>&- &
+	FEEDER=$!
+}
+
+# start_unpack FILE SRUN_OPTION...: srun of the endless image in the background (its pid in
+# SRUN, its output in FILE), once its unpack is under way; JOB is its job.
+start_unpack() {
+	local file=$1
+	shift
+	endless_image
+	as_user srun "$@" --container="$ENDLESS:busybox" true >"$file" 2>&1 &
+	# shellcheck disable=SC2034 # used in wait_until's code
+	SRUN=$!
+	# shellcheck disable=SC2016 # expanded by wait_until
+	wait_until '[ -n "$(find "$CACHE" -maxdepth 3 -path "*/.unpacking-*/rootfs/*" 2>/dev/null)" ]' || {
+		echo "no unpack under way in $CACHE:" >&2
+		cat "$file" >&2
+		return 1
+	}
+	JOB="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i | head -n 1)"
+	[ -n "$JOB" ]
+}
+
+# task_ends_soon: the task of JOB (the user's process named slurmstepd: [JOB.0] on the command
+# line) ends within a second or so of scancel, well before KillWait's SIGKILL.
+task_ends_soon() {
+	# shellcheck disable=SC2016 # expanded by wait_until
+	wait_until -t 3 '[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -f "^slurmstepd: \[$JOB\.")" ]' || {
+		echo "the task of job $JOB is still running 3 s after scancel:" >&2
+		user_processes >&2
+		return 1
+	}
+}
+
+# stopped_unpack: the task of JOB stopped its unpack (its line in slurmd's log), the cache
+# holds no image, whole or half, and srun ended.
+stopped_unpack() {
+	# shellcheck disable=SC2016 # expanded by wait_until
+	wait_until -t 15 '! kill -0 "$SRUN" 2>/dev/null' || {
+		echo "srun still running" >&2
+		return 1
+	}
+	grep -E "spank-oci: job $JOB step 0 task 0 \(uid $TEST_UID\): .*unpacking $ENDLESS:busybox: .*stopped by SIGTERM" "$SLURMD_LOG" >&2 || {
+		echo "no stop of job $JOB in $SLURMD_LOG:" >&2
+		grep "job $JOB " "$SLURMD_LOG" >&2
+		return 1
+	}
+	if [ -n "$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d)" ]; then
+		echo "the image cache holds an image:" >&2
+		ls -la "$CACHE" >&2
+		return 1
+	fi
 }
 
 # What is left of the test user's containers: "none", or what was found.
@@ -109,6 +189,44 @@ record() {
 	[ "$RUNTIME" = runc ] || skip "run once, with runc (takes a minute)"
 	assert_refused "DUE TO TIME LIMIT" as_user srun --time=0:03 --container="$F/bundle" sleep 300
 	record "time limit reached" "cancelled (time limit)"
+}
+
+@test "faults: scancel during unpack" {
+	start_unpack "$WORK/f-unpack-scancel"
+	scancel "$JOB"
+	task_ends_soon
+	stopped_unpack
+	record "scancel during unpack" "cancelled, unpack stopped"
+}
+
+@test "faults: time limit during unpack" {
+	# Slurm enforces time limits about once a minute: once, with runc, is enough
+	[ "$RUNTIME" = runc ] || skip "run once, with runc (takes a minute)"
+	start_unpack "$WORK/f-unpack-time" --time=0:03
+	# shellcheck disable=SC2016 # expanded by wait_until
+	wait_until -t 100 '! kill -0 "$SRUN" 2>/dev/null' || true
+	grep -q "DUE TO TIME LIMIT" "$WORK/f-unpack-time" || {
+		cat "$WORK/f-unpack-time" >&2
+		return 1
+	}
+	stopped_unpack
+	record "time limit during unpack" "cancelled (time limit)"
+}
+
+@test "faults: srun killed during unpack" {
+	start_unpack "$WORK/f-unpack-srun"
+	for _ in $(seq 1 50); do
+		pkill -9 -u "$SPANK_OCI_TEST_USER" -x srun || break
+		sleep 0.1
+	done
+	[ -z "$(pgrep -u "$SPANK_OCI_TEST_USER" -x srun)" ]
+	# the step goes on without its srun (InactiveLimit=0), unpacking, until cancelled
+	sleep 1
+	[ -n "$(squeue -h -j "$JOB")" ]
+	scancel "$JOB"
+	task_ends_soon
+	stopped_unpack
+	record "srun killed during unpack" "cancelled, unpack stopped"
 }
 
 @test "faults: the runtime binary is missing" {

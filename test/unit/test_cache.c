@@ -6,8 +6,11 @@
 #include "image_fixture.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 
+#include "common/stop.h"
 #include "launcher/image/cache.h"
 
 static const char config_json[] = "{\"config\": {\"Env\": [\"PATH=/bin\"], \"WorkingDir\": "
@@ -513,6 +516,119 @@ static void get_past_unpack_limits_leaves_nothing(void **state)
 	close(fd);
 }
 
+/*
+ * A task that gets SIGTERM while cache_get works (unpacking, or waiting for another
+ * task's unpack) ends it at once with "<what>: stopped by SIGTERM" and leaves nothing
+ * in the cache. The task is a child (the stop is for good in a process); it tells it is
+ * ready (stop_catch done) on a pipe, then gets ref; exit 0: stopped as expected.
+ */
+static pid_t start_stoppable_get(struct fixture *f, const char *ref, const char *want)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		oci_error_t err = NULL;
+		char *rootfs = NULL;
+		json_t *config = NULL;
+		int fd = -1;
+
+		stop_catch();
+		close(ready[0]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		if (cache_get(f->cache, ref, NULL, &rootfs, &config, &fd, &err) == 0)
+			_exit(2);
+		if (strstr(oci_error_text(err), want) == NULL) {
+			fprintf(stderr, "unexpected error: %s\n", oci_error_text(err));
+			_exit(3);
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/* SIGTERM to the child after a while; it must end within 3 s, stopped as expected. */
+static void stop_and_wait(pid_t pid)
+{
+	int status = 0;
+	pid_t got = 0;
+
+	usleep(200 * 1000); /* well into its blocking read or lock wait */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	for (int i = 0; i < 300 && (got = waitpid(pid, &status, WNOHANG)) == 0; i++)
+		usleep(10 * 1000);
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("the task did not stop within 3 s of SIGTERM");
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A layer that never ends (a FIFO fed half of it): SIGTERM stops the unpack. */
+static void get_stopped_during_unpack(void **state)
+{
+	struct fixture *f = *state;
+	struct layer_entry files[66] = {D("etc")};
+	cleanup_free char *layout = make_layout(f->dir, "endless"), *layer = NULL;
+	cleanup_free char *digest = NULL, *layer_digest = NULL, *blob = NULL, *data = NULL;
+	cleanup_free char *want = NULL;
+	cleanup_close int fifo = -1;
+	char names[64][32], bulk[4096];
+	long long size = 0;
+	pid_t pid;
+
+	memset(bulk, 'x', sizeof(bulk) - 1);
+	bulk[sizeof(bulk) - 1] = '\0';
+	for (int i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof(names[i]), "etc/f%d", i);
+		files[i + 1] = (struct layer_entry)F(names[i], bulk);
+	}
+	layer = put_layer(layout, PLAIN, files);
+	digest = put_image(layout, config_json, layer, "latest");
+	layer_digest = xstrndup(strstr(layer, "sha256:"), strlen("sha256:") + 64);
+	blob = blob_file(layout, layer_digest);
+	free(sha256_of_file(blob, &size));
+	data = read_text(blob);
+	assert_int_equal(unlink(blob), 0);
+	assert_int_equal(mkfifo(blob, 0600), 0);
+	want = xasprintf("unpacking %s: stopped by SIGTERM", layout);
+	pid = start_stoppable_get(f, layout, want);
+	fifo = open(blob, O_WRONLY | O_CLOEXEC); /* once the task reads it */
+	assert_true(fifo >= 0);
+	assert_int_equal(write(fifo, data, (size_t)size / 2), size / 2);
+	stop_and_wait(pid);
+	assert_int_equal(count_in_cache(f, ".unpacking-"), 0);
+	assert_false(is_cached(f, digest + strlen("sha256:")));
+}
+
+/* Another task unpacks the image (holds its lock): SIGTERM stops the wait. */
+static void get_stopped_while_waiting(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *hex = NULL, *layout = make_image(f, "alpha", &hex);
+	cleanup_free char *lock = NULL, *want = NULL;
+	cleanup_close int fd = -1;
+
+	make_dir(f->dir, "cache", 0700);
+	lock = xasprintf("%s/%s.lock", f->cache, hex);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	want = xasprintf("waiting for the unpack of %s: stopped by SIGTERM", layout);
+	stop_and_wait(start_stoppable_get(f, layout, want));
+	assert_false(is_cached(f, hex));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -531,6 +647,8 @@ int main(void)
 		T(get_prunes_after_unpack),
 		T(prune_removes_leftovers),
 		T(get_past_unpack_limits_leaves_nothing),
+		T(get_stopped_during_unpack),
+		T(get_stopped_while_waiting),
 	};
 
 	return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
