@@ -88,7 +88,7 @@ unit: $(UNIT_TESTS)
 # Each target for FUZZ_SECONDS (FUZZ_TARGETS="conf unpack" for some); new inputs go to
 # build/fuzz/new/NAME, crashes to build/fuzz/crash/NAME-*, the log to build/fuzz/NAME.log.
 fuzz: $(FUZZ_BIN)
-	@set -e; for n in $(FUZZ_TARGETS); do \
+	@failed=; for n in $(FUZZ_TARGETS); do \
 		mkdir -p $(BUILD)/fuzz/new/$$n $(BUILD)/fuzz/crash; \
 		rc=0; $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(BUILD)/fuzz/crash/$$n- $(BUILD)/fuzz/new/$$n \
@@ -98,7 +98,8 @@ fuzz: $(FUZZ_BIN)
 		cov=$$(grep -o 'cov: [0-9]*' $(BUILD)/fuzz/$$n.log | tail -1); \
 		echo "fuzz $$n: $${secs:-?} s, $${execs:-?} execs, $$cov, $$(ls $(BUILD)/fuzz/new/$$n | wc -l) new inputs, $$( \
 			[ $$rc -eq 0 ] && echo 'no crash' || echo "CRASH (exit $$rc, see $(BUILD)/fuzz/$$n.log)")"; \
-		[ $$rc -eq 0 ] || exit 1; done
+		[ $$rc -eq 0 ] || failed="$$failed $$n"; done; \
+		[ -z "$$failed" ] || { echo "fuzz: crashes in$$failed" >&2; exit 1; }
 
 # Each checked-in corpus input run once under ASan/UBSan (part of `make test`).
 fuzz-corpus: $(FUZZ_BIN)
