@@ -30,9 +30,20 @@ DESTDIR ?=
 UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_FILES := $(wildcard common/*.[ch] conf/*.[ch] launcher/*.[ch] launcher/*/*.[ch] spank/*.[ch] \
-	cli/*.[ch] holder/*.[ch] test/unit/*.[ch])
+	cli/*.[ch] holder/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch])
 
-.PHONY: all deps unit format-check integration test demo bench install clean
+# libFuzzer targets (test/fuzz/fuzz_NAME.c, seeds in test/fuzz/corpus/NAME), built with
+# clang and ASan/UBSan; the core is built once more for them, with coverage.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CFLAGS = $(filter-out -fvisibility=hidden -O2,$(CFLAGS)) -O1 $(FUZZ_SAN)
+FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+.SECONDARY: $(FUZZ_OBJ)
+
+.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
 
@@ -60,12 +71,42 @@ $(BUILD)/test/%: test/unit/%.c $(CORE_SRC) $(HOLDER_OBJ) $(wildcard test/unit/*.
 	$(CC) $(filter-out -fvisibility=hidden -O2,$(CFLAGS)) -O1 $(SAN) -o $@ $< $(CORE_SRC) \
 		$(HOLDER_OBJ) $(LDLIBS) -lcmocka
 
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HOLDER_OBJ) $(wildcard test/fuzz/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(HOLDER_OBJ) $(LDLIBS)
+
 deps:
 	@scripts/install-deps
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+# Each target for FUZZ_SECONDS (FUZZ_TARGETS="conf unpack" for some); new inputs go to
+# build/fuzz/new/NAME, crashes to build/fuzz/crash/NAME-*, the log to build/fuzz/NAME.log.
+fuzz: $(FUZZ_BIN)
+	@failed=; for n in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/new/$$n $(BUILD)/fuzz/crash; \
+		rc=0; $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/crash/$$n- $(BUILD)/fuzz/new/$$n \
+			test/fuzz/corpus/$$n >$(BUILD)/fuzz/$$n.log 2>&1 || rc=$$?; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(BUILD)/fuzz/$$n.log); \
+		secs=$$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' $(BUILD)/fuzz/$$n.log); \
+		cov=$$(grep -o 'cov: [0-9]*' $(BUILD)/fuzz/$$n.log | tail -1); \
+		echo "fuzz $$n: $${secs:-?} s, $${execs:-?} execs, $$cov, $$(ls $(BUILD)/fuzz/new/$$n | wc -l) new inputs, $$( \
+			[ $$rc -eq 0 ] && echo 'no crash' || echo "CRASH (exit $$rc, see $(BUILD)/fuzz/$$n.log)")"; \
+		[ $$rc -eq 0 ] || failed="$$failed $$n"; done; \
+		[ -z "$$failed" ] || { echo "fuzz: crashes in$$failed" >&2; exit 1; }
+
+# Each checked-in corpus input run once under ASan/UBSan (part of `make test`).
+fuzz-corpus: $(FUZZ_BIN)
+	@set -e; for n in $(FUZZ_TARGETS); do \
+		$(BUILD)/fuzz/fuzz_$$n test/fuzz/corpus/$$n/* >$(BUILD)/fuzz/$$n-corpus.log 2>&1 || { \
+			cat $(BUILD)/fuzz/$$n-corpus.log >&2; echo "fuzz-corpus $$n: FAILED" >&2; exit 1; }; \
+		echo "fuzz-corpus $$n: $$(ls test/fuzz/corpus/$$n | wc -l) inputs, no crash"; done
 
 format-check:
 	@clang-format --dry-run --Werror $(C_FILES) && echo "clang-format: clean"
@@ -77,6 +118,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-corpus
 	@$(MAKE) --no-print-directory integration
 
 demo: deps
@@ -96,4 +138,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
