@@ -138,20 +138,8 @@ static void tell(struct fixture *f, const char *name, const char *text)
 static void assert_calls(struct fixture *f, const char *const *want)
 {
 	cleanup_free char *path = xasprintf("%s/calls", f->ctl);
-	cleanup_free char *text = read_text(path);
-	char *line = text, *end;
-	size_t i = 0;
 
-	/* line by line, empty lines (empty words) included */
-	for (; line != NULL && (end = strchr(line, '\n')) != NULL; line = end + 1, i++) {
-		*end = '\0';
-		if (want[i] == NULL)
-			fail_msg("unexpected extra line %zu of the calls: '%s'", i, line);
-		if (strcmp(line, want[i]) != 0)
-			fail_msg("line %zu of the calls is '%s', expected '%s'", i, line, want[i]);
-	}
-	if (want[i] != NULL)
-		fail_msg("line %zu of the calls missing, expected '%s'", i, want[i]);
+	assert_file_lines(path, want);
 }
 
 /* What the fake wrote into <ctl>/name (to free), or NULL. */

@@ -164,19 +164,8 @@ static int teardown(void **state)
 static void assert_calls(struct fixture *f, const char *const *want)
 {
 	cleanup_free char *path = xasprintf("%s/calls", f->ctl);
-	cleanup_free char *text = read_text(path);
-	char *line = text, *end;
-	size_t i = 0;
 
-	for (; line != NULL && (end = strchr(line, '\n')) != NULL; line = end + 1, i++) {
-		*end = '\0';
-		if (want[i] == NULL)
-			fail_msg("unexpected extra line %zu of the calls: '%s'", i, line);
-		if (strcmp(line, want[i]) != 0)
-			fail_msg("line %zu of the calls is '%s', expected '%s'", i, line, want[i]);
-	}
-	if (want[i] != NULL)
-		fail_msg("line %zu of the calls missing, expected '%s'", i, want[i]);
+	assert_file_lines(path, want);
 }
 
 static void forget_calls(struct fixture *f)

@@ -412,6 +412,15 @@ struct runtime_fixture {
 	char *skip_reason;
 };
 
+/* supervise_runtime needs pidfd_open: without it the test is skipped, saying why. */
+static void skip_without_pidfd(const struct runtime_fixture *f)
+{
+	if (f->skip_reason != NULL) {
+		print_message("skipped: %s\n", f->skip_reason);
+		skip();
+	}
+}
+
 static int runtime_setup(void **state)
 {
 	struct runtime_fixture *f = dir_fixture_new(struct runtime_fixture);
@@ -496,10 +505,7 @@ static void check_leftover_killed(struct runtime_fixture *f, bool late)
 	int wstatus = -1;
 	pid_t pid;
 
-	if (f->skip_reason != NULL) {
-		print_message("skipped: %s\n", f->skip_reason);
-		skip();
-	}
+	skip_without_pidfd(f);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -535,10 +541,7 @@ static void runtime_that_fails_without_container(void **state)
 	int wstatus = -1;
 	pid_t pid;
 
-	if (f->skip_reason != NULL) {
-		print_message("skipped: %s\n", f->skip_reason);
-		skip();
-	}
+	skip_without_pidfd(f);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -559,10 +562,7 @@ static void runtime_that_ends_with_its_container(void **state)
 	int wstatus = -1;
 	pid_t pid;
 
-	if (f->skip_reason != NULL) {
-		print_message("skipped: %s\n", f->skip_reason);
-		skip();
-	}
+	skip_without_pidfd(f);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);

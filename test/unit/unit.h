@@ -99,6 +99,24 @@ static inline char *read_text(const char *path)
 	return buf;
 }
 
+/* Fails unless the file's lines (empty ones included) are exactly want, in order. */
+static inline void assert_file_lines(const char *path, const char *const *want)
+{
+	cleanup_free char *text = read_text(path);
+	char *line = text, *end;
+	size_t i = 0;
+
+	for (; line != NULL && (end = strchr(line, '\n')) != NULL; line = end + 1, i++) {
+		*end = '\0';
+		if (want[i] == NULL)
+			fail_msg("%s: unexpected extra line %zu: '%s'", path, i, line);
+		if (strcmp(line, want[i]) != 0)
+			fail_msg("%s: line %zu is '%s', expected '%s'", path, i, line, want[i]);
+	}
+	if (want[i] != NULL)
+		fail_msg("%s: line %zu missing, expected '%s'", path, i, want[i]);
+}
+
 /* mkdir dir/rel with the given mode (exactly: umask is undone with chmod). */
 static inline void make_dir(const char *dir, const char *rel, mode_t mode)
 {
