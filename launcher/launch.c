@@ -212,15 +212,6 @@ static int note_litter(struct launch *l, oci_error_t *err)
 	return 0;
 }
 
-static int write_config(struct launch *l, json_t *spec, oci_error_t *err)
-{
-	cleanup_free char *text = json_dumps(spec, JSON_COMPACT);
-
-	if (text == NULL)
-		return oci_error_make(err, ENOMEM, "config.json");
-	return fs_write_file(l->config_path, text, strlen(text), err);
-}
-
 static int launch_prepare(struct launch *l, oci_error_t *err)
 {
 	json_t *spec = NULL;
@@ -238,7 +229,7 @@ static int launch_prepare(struct launch *l, oci_error_t *err)
 	if (launch_spec(l, &spec, err) < 0)
 		return -1;
 	/* shared mode: the tasks run no container of their own (shared.c writes the step's) */
-	if (!l->settings.shared && write_config(l, spec, err) < 0)
+	if (!l->settings.shared && spec_write(spec, l->config_path, err) < 0)
 		goto out;
 	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
 		goto out;

@@ -17,6 +17,7 @@
 #include "common/xalloc.h"
 #include "launcher/runtime/runtime.h"
 #include "launcher/shared/holder.h"
+#include "launcher/spec/spec.h"
 
 #define SHARED_DIR "shared"	  /* %m/shared: the shared container's bundle */
 #define SHARED_LOCK "shared.lock" /* %m/shared.lock: one task creates it */
@@ -46,18 +47,19 @@ static int write_numbers(const char *dir, const char *name, unsigned long long a
 /* The step's config.json: the first task's, with the holder as its process. */
 static int write_config(json_t *task_spec, const char *dir, oci_error_t *err)
 {
-	cleanup_free char *path = path_join(dir, "config.json"), *text = NULL;
+	cleanup_free char *path = path_join(dir, "config.json");
 	json_t *spec = json_deep_copy(task_spec), *process = json_object_get(spec, "process");
+	int rc;
 
 	if (process != NULL &&
 	    json_object_set_new(process, "args", json_pack("[s]", HOLDER_EXEC_PATH)) == 0 &&
 	    json_object_set_new(process, "terminal", json_false()) == 0 &&
 	    json_object_set_new(process, "cwd", json_string("/")) == 0)
-		text = json_dumps(spec, JSON_COMPACT);
+		rc = spec_write(spec, path, err);
+	else
+		rc = oci_error_make(err, 0, "%s: the task's config.json has no process", path);
 	json_decref(spec);
-	if (text == NULL)
-		return oci_error_make(err, 0, "%s: the task's config.json has no process", path);
-	return fs_write_file(path, text, strlen(text), err);
+	return rc;
 }
 
 /*

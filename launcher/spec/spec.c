@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/strv.h"
 #include "common/text.h"
 #include "common/xalloc.h"
@@ -373,4 +374,13 @@ int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 	remove_disabled_hooks(in->conf, spec);
 	*out = spec;
 	return 0;
+}
+
+int spec_write(json_t *spec, const char *path, oci_error_t *err)
+{
+	cleanup_free char *text = json_dumps(spec, JSON_COMPACT);
+
+	if (text == NULL)
+		return oci_error_make(err, ENOMEM, "%s", path);
+	return fs_write_file(path, text, strlen(text), err);
 }

@@ -43,4 +43,7 @@ int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err);
 /* Whether the runtime needs container uid 0 mapped (runc 1.1.5 rootless does). */
 bool spec_runtime_needs_root_mapped(const struct oci_conf *conf);
 
+/* Writes spec as path (a config.json the runtime reads), private to the user. */
+int spec_write(json_t *spec, const char *path, oci_error_t *err);
+
 #endif
