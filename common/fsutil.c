@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,13 +85,42 @@ int fs_mkdir_private(const char *path, oci_error_t *err)
 	return 0;
 }
 
-static int remove_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
+/*
+ * Removes name in dirfd and all below it, staying on dev (a mount below is left alone).
+ * Directories the user may not read or write (an overlay's work directory is d---------)
+ * are opened up first: they are the caller's.
+ */
+static int remove_at(int parent, const char *name, dev_t dev)
 {
-	(void)sb;
-	(void)ftw;
-	if (typeflag == FTW_DP)
-		return rmdir(fpath) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(fpath) < 0 && errno != ENOENT ? -1 : 0;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *e;
+	struct stat st;
+	int fd, rc = 0;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	if (st.st_dev != dev)
+		return unlinkat(parent, name, AT_REMOVEDIR); /* EBUSY: not ours to empty */
+	if ((st.st_mode & S_IRWXU) != S_IRWXU &&
+	    fchmodat(parent, name, (st.st_mode & 07777) | S_IRWXU, 0) < 0)
+		return -1;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (remove_at(dirfd(d), e->d_name, dev) < 0 && rc == 0)
+			rc = -1;
+	}
+	if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = -1;
+	return rc;
 }
 
 int fs_remove_tree(const char *path, oci_error_t *err)
@@ -100,9 +129,7 @@ int fs_remove_tree(const char *path, oci_error_t *err)
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : oci_error_make(err, errno, "cannot remove %s", path);
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path) < 0 ? oci_error_make(err, errno, "cannot remove %s", path) : 0;
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+	if (remove_at(AT_FDCWD, path, st.st_dev) < 0)
 		return oci_error_make(err, errno, "cannot remove %s", path);
 	return 0;
 }

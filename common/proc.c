@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -159,8 +160,11 @@ int proc_cmd_init(struct proc_cmd *cmd, char **argv_owned, char *const *env, enu
 
 	if (argv_owned == NULL || argv_owned[0] == NULL) {
 		strv_free(argv_owned);
-		*cmd = (struct proc_cmd){
-			.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1};
+		*cmd = (struct proc_cmd){.capture_fd = -1,
+					 .cgroup_fd = -1,
+					 .stdin_fd = -1,
+					 .userns_fd = -1,
+					 .mntns_fd = -1};
 		return oci_error_make(err, 0, "an empty command");
 	}
 	*cmd = (struct proc_cmd){.argv = argv_owned,
@@ -169,7 +173,8 @@ int proc_cmd_init(struct proc_cmd *cmd, char **argv_owned, char *const *env, enu
 				 .capture_fd = -1,
 				 .cgroup_fd = -1,
 				 .stdin_fd = -1,
-				 .userns_fd = -1};
+				 .userns_fd = -1,
+				 .mntns_fd = -1};
 	if (proc_find_program(cmd->argv[0], env, &resolved, err) < 0) {
 		proc_cmd_release(cmd);
 		return -1;
@@ -186,7 +191,7 @@ void proc_cmd_release(struct proc_cmd *cmd)
 	if (cmd->capture_fd >= 0)
 		close(cmd->capture_fd);
 	*cmd = (struct proc_cmd){
-		.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1};
+		.capture_fd = -1, .cgroup_fd = -1, .stdin_fd = -1, .userns_fd = -1, .mntns_fd = -1};
 }
 
 int proc_enter_cgroup(int dirfd)
@@ -196,13 +201,16 @@ int proc_enter_cgroup(int dirfd)
 	return fd >= 0 && write(fd, "0", 1) == 1 ? 0 : -1;
 }
 
-int proc_enter_userns(int fd)
+int proc_enter_userns(int fd, int mnt_fd)
 {
-	if (setns(fd, CLONE_NEWUSER) < 0 || unshare(CLONE_NEWNS) < 0)
+	if (setns(fd, CLONE_NEWUSER) < 0)
+		return -1;
+	if (mnt_fd >= 0 ? setns(mnt_fd, CLONE_NEWNS) < 0 : unshare(CLONE_NEWNS) < 0)
 		return -1;
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -1;
-	return setgroups(0, NULL);
+	/* where only the user is mapped, newgidmap denied setgroups: the groups stay */
+	return setgroups(0, NULL) < 0 && errno != EPERM ? -1 : 0;
 }
 
 /* The child of spawn_forked: stdio, cgroup, user namespace, then the program. */
@@ -222,7 +230,9 @@ __attribute__((noreturn)) static void forked_child(struct proc_cmd *cmd)
 			strerror(errno));
 		_exit(127);
 	}
-	if (cmd->userns_fd >= 0 && proc_enter_userns(cmd->userns_fd) < 0) {
+	if (cmd->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(127);
+	if (cmd->userns_fd >= 0 && proc_enter_userns(cmd->userns_fd, cmd->mntns_fd) < 0) {
 		fprintf(stderr, SPANK_OCI_PREFIX "cannot enter a user namespace: %s\n",
 			strerror(errno));
 		_exit(127);
@@ -265,7 +275,7 @@ int proc_cmd_spawn(struct proc_cmd *cmd, pid_t *pid, oci_error_t *err)
 		if (cmd->capture_fd < 0)
 			return oci_error_make(err, errno, "memfd_create");
 	}
-	if (cmd->cgroup_fd >= 0 || cmd->userns_fd >= 0)
+	if (cmd->cgroup_fd >= 0 || cmd->userns_fd >= 0 || cmd->die_with_parent)
 		return spawn_forked(pid, cmd, err);
 	sigfillset(&all);
 	sigemptyset(&none);
@@ -290,8 +300,7 @@ int proc_cmd_spawn(struct proc_cmd *cmd, pid_t *pid, oci_error_t *err)
 	return 0;
 }
 
-/* What a PROC_IO_CAPTURE command wrote, into cmd->output (after it ended). */
-static void collect_output(struct proc_cmd *cmd)
+void proc_cmd_collect_output(struct proc_cmd *cmd)
 {
 	struct stat st;
 
@@ -324,7 +333,7 @@ int proc_cmd_run(struct proc_cmd *cmd, int *wstatus, oci_error_t *err)
 	if (proc_wait(pid, wstatus) < 0)
 		return oci_error_make(err, errno, "waiting for %s", cmd->argv[0]);
 	cmd->waited_ns = proc_now_ns() - started;
-	collect_output(cmd);
+	proc_cmd_collect_output(cmd);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef SPANK_OCI_PROC_H
 #define SPANK_OCI_PROC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,12 +25,14 @@ struct proc_cmd {
 	char **argv; /* argv[0] resolved */
 	char *const *env;
 	enum proc_io io;
-	char *output;	    /* captured stdout+stderr (PROC_IO_CAPTURE), NUL-terminated */
-	int capture_fd;	    /* memfd behind output while the command runs, or -1 */
-	int cgroup_fd;	    /* a cgroup v2 directory the command starts in, or -1 */
-	int stdin_fd;	    /* PROC_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
-	int userns_fd;	    /* run as uid 0 of this user namespace, or -1 */
-	uint64_t waited_ns; /* proc_cmd_run: from its start to its end */
+	char *output;	      /* captured stdout+stderr (PROC_IO_CAPTURE), NUL-terminated */
+	int capture_fd;	      /* memfd behind output while the command runs, or -1 */
+	int cgroup_fd;	      /* a cgroup v2 directory the command starts in, or -1 */
+	int stdin_fd;	      /* PROC_IO_CAPTURE: its stdin instead of /dev/null, or -1 */
+	int userns_fd;	      /* run as uid 0 of this user namespace, or -1 */
+	int mntns_fd;	      /* with userns_fd: in this mount namespace (else one of its own) */
+	bool die_with_parent; /* SIGKILLed when the process that started it ends */
+	uint64_t waited_ns;   /* proc_cmd_run: from its start to its end */
 };
 
 /* cmd for argv (copied), its program resolved; *cmd is released on failure. */
@@ -40,6 +43,9 @@ void proc_cmd_release(struct proc_cmd *cmd);
 int proc_cmd_spawn(struct proc_cmd *cmd, pid_t *pid, oci_error_t *err);
 /* Runs cmd to its end; *wstatus is its wait status, cmd->output what it said. */
 int proc_cmd_run(struct proc_cmd *cmd, int *wstatus, oci_error_t *err);
+
+/* What a PROC_IO_CAPTURE command wrote (it ended), into cmd->output. */
+void proc_cmd_collect_output(struct proc_cmd *cmd);
 
 /* Waits for the child pid through EINTR; *status may be NULL. 0, or -1 with errno. */
 int proc_wait(pid_t pid, int *status);
@@ -52,10 +58,11 @@ int proc_kill_descendants(pid_t root);
 
 /*
  * In a child: moves the calling process into the cgroup v2 directory dirfd, or into the
- * user namespace fd as its uid and gid 0 with a mount namespace of its own. -1 with errno.
+ * user namespace fd as its uid and gid 0, in the mount namespace mnt_fd (of that user
+ * namespace), or with a mount namespace of its own for -1. -1 with errno.
  */
 int proc_enter_cgroup(int dirfd);
-int proc_enter_userns(int fd);
+int proc_enter_userns(int fd, int mnt_fd);
 
 /*
  * For a process that becomes something else without an exec: closes what an exec would

@@ -141,6 +141,27 @@ static int handle_remap_root(struct oci_conf *conf, const void *key, const char 
 	return 0;
 }
 
+static int handle_root_overlay(struct oci_conf *conf, const void *key, const char *value,
+			       const struct parse_pos *pos, oci_error_t *err)
+{
+	static const struct {
+		const char *name;
+		enum root_overlay mode;
+	} modes[] = {{"auto", ROOT_OVERLAY_AUTO},
+		     {"kernel", ROOT_OVERLAY_KERNEL},
+		     {"fuse", ROOT_OVERLAY_FUSE},
+		     {"off", ROOT_OVERLAY_OFF}};
+
+	(void)key;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcasecmp(value, modes[i].name) == 0) {
+			conf->root_overlay = modes[i].mode;
+			return 0;
+		}
+	}
+	return fail_at(pos, err, "RootOverlay takes auto, kernel, fuse or off");
+}
+
 static int handle_regex(struct oci_conf *conf, const void *key, const char *value,
 			const struct parse_pos *pos, oci_error_t *err)
 {
@@ -395,6 +416,7 @@ static const struct key_def keys[] = {
 	{"SyslogDebug", handle_log_level, OFF(syslog_debug), 0, false},
 	/* spank-oci's own keys */
 	{"RemapRoot", handle_remap_root, 0, 0, false},
+	{"RootOverlay", handle_root_overlay, 0, 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
 	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},

@@ -17,6 +17,8 @@
 
 enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };
 enum remap_root { REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO };
+/* RootOverlay: how the container's root is layered over the image (launcher/root/). */
+enum root_overlay { ROOT_OVERLAY_AUTO, ROOT_OVERLAY_KERNEL, ROOT_OVERLAY_FUSE, ROOT_OVERLAY_OFF };
 
 /* Slurm's log levels, for StdIODebug, SyslogDebug and FileDebug. */
 enum conf_log_level {
@@ -59,9 +61,10 @@ struct oci_conf {
 
 	/* spank-oci's own keys */
 	enum remap_root remap_root;
-	bool cgroup_per_container; /* a child cgroup of the task's for each container */
-	bool shared_container;	   /* one container per step and node, joined by its tasks */
-	char *image_cache;	   /* pattern: where images are unpacked, per user and node */
+	enum root_overlay root_overlay; /* RootOverlay (default auto) */
+	bool cgroup_per_container;	/* a child cgroup of the task's for each container */
+	bool shared_container;		/* one container per step and node, joined by its tasks */
+	char *image_cache;		/* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
 	/* what one image may unpack to (a decompression bomb stops there); 0: no limit */
 	unsigned long long image_unpack_max_size;    /* bytes of file data */

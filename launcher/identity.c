@@ -9,7 +9,9 @@ int identity_choose(const struct oci_conf *conf, const struct oci_task *t, bool 
 {
 	const char *runtime = oci_conf_runtime_name(conf);
 
-	*out = (struct identity){.kind = IDENTITY_REMAP_ROOT};
+	/* the task's namespace maps the user to its uid 0, and no subordinate ids unless told */
+	*out = (struct identity){.kind = IDENTITY_REMAP_ROOT,
+				 .userns = {.uid = t->uid, .gid = t->gid}};
 	if (remap_root)
 		return 0;
 	if (!spec_runtime_needs_root_mapped(conf)) {
@@ -22,6 +24,7 @@ int identity_choose(const struct oci_conf *conf, const struct oci_task *t, bool 
 		out->kind = IDENTITY_OWN_SUBIDS;
 		return 0;
 	}
+	out->userns.subids = false;
 	if (squashfs && (conf->remap_root == REMAP_ROOT_NO || !conf->allow_remap_root))
 		return oci_error_make(
 			err, 0,

@@ -17,7 +17,7 @@
 
 struct identity {
 	enum spec_identity kind;
-	struct userns_map userns; /* IDENTITY_OWN_SUBIDS: the runtime's own namespace */
+	struct userns_map userns; /* the task's namespace (subordinate ids: IDENTITY_OWN_SUBIDS) */
 	char *notice;		  /* one line for the user (a fallback taken), or NULL */
 };
 

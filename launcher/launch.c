@@ -19,6 +19,7 @@
 #include "launcher/identity.h"
 #include "launcher/image/bundle.h"
 #include "launcher/image/squashfs.h"
+#include "launcher/root/root.h"
 #include "launcher/settings.h"
 #include "launcher/runtime/cgroup.h"
 #include "launcher/runtime/runtime.h"
@@ -44,11 +45,13 @@ struct launch {
 	struct oci_bundle *bundle;
 	struct container_settings settings; /* the user's options merged with the site's */
 	struct identity identity;
-	struct userns userns;	   /* IDENTITY_OWN_SUBIDS: the runtime's own namespace */
-	struct runtime runtime;	   /* the task's own container's commands */
-	bool state_may_remain;	   /* the runtime may have left state behind */
-	int spool_fd;		   /* %m, share-locked while the task lives; -1 before prepare */
-	struct litter_list litter; /* mount points the runtime may create in the rootfs */
+	struct userns userns; /* the task's namespace, where the runtime runs */
+	bool in_userns;	      /* the runtime runs there (an overlay root, or runc's own ids) */
+	struct container_root root; /* the task's container's root (shared mode: the step's) */
+	struct runtime runtime;	    /* the task's own container's commands */
+	bool state_may_remain;	    /* the runtime may have left state behind */
+	int spool_fd;		    /* %m, share-locked while the task lives; -1 before prepare */
+	struct litter_list litter;  /* mount points the runtime may create in the rootfs */
 	struct cgroup2_container cgroup; /* CgroupPerContainer */
 	json_t *spec;			 /* the task's config.json, once prepared */
 	uint64_t waited_ns;		 /* in the runtime's and the container's processes */
@@ -69,11 +72,12 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 			"--container-entrypoint needs an OCI image: %s is a bundle or "
 			"root filesystem directory, which has no Entrypoint",
 			bundle_path);
-	if (l->settings.writable == OPT_ON && l->bundle->squashfs != NULL)
+	if (l->settings.writable == OPT_ON && l->bundle->squashfs != NULL &&
+	    l->conf->root_overlay == ROOT_OVERLAY_OFF)
 		return oci_error_make(err, 0,
 				      "--container-writable: %s is a squashfs image, which is "
-				      "read-only (its /tmp, /var/tmp and /run are writable)",
-				      bundle_path);
+				      "read-only without an overlay (RootOverlay=off in %s)",
+				      bundle_path, l->conf->path);
 	return identity_choose(l->conf, l->task, l->settings.remap_root,
 			       l->bundle->squashfs != NULL, &l->identity, err);
 }
@@ -115,8 +119,17 @@ static int open_task(struct launch *l, const char *bundle_path, oci_error_t *err
 		return -1;
 	if (l->bundle->squashfs != NULL)
 		l->bundle->rootfs = spool_squashfs_mount(l->spool);
-	l->vars.rootfs = l->bundle->rootfs;
 	return 0;
+}
+
+/* The container's root, over the image: the task's own, or in shared mode the step's. */
+static void init_root(struct launch *l)
+{
+	cleanup_free char *shared_dir = shared_dir_of(l->spool);
+
+	container_root_init(&l->root, l->conf->root_overlay, l->bundle->rootfs,
+			    l->settings.shared ? shared_dir : l->bundle_dir);
+	l->vars.rootfs = container_root_path(&l->root);
 }
 
 int launch_new(const struct oci_conf *conf, const struct oci_task *task, const char *bundle_path,
@@ -133,10 +146,12 @@ int launch_new(const struct oci_conf *conf, const struct oci_task *task, const c
 		launch_free(l);
 		return -1;
 	}
-	if (l->identity.kind == IDENTITY_OWN_SUBIDS)
-		userns_init(&l->userns, &l->identity.userns, l->runtime_env);
+	init_root(l);
+	l->in_userns =
+		l->identity.kind == IDENTITY_OWN_SUBIDS || conf->root_overlay != ROOT_OVERLAY_OFF;
+	userns_init(&l->userns, &l->identity.userns, l->runtime_env);
 	runtime_init(&l->runtime, conf, &l->vars, l->bundle_dir, task->task_id, l->runtime_env,
-		     l->identity.kind == IDENTITY_OWN_SUBIDS ? &l->userns : NULL, &l->waited_ns);
+		     l->in_userns ? &l->userns : NULL, &l->waited_ns);
 	*out = l;
 	return 0;
 }
@@ -156,6 +171,8 @@ int launch_spec(struct launch *l, json_t **spec, oci_error_t *err)
 		.spool = l->spool,
 		.spool_dest = l->spool_dest,
 		.identity = l->identity.kind,
+		.in_userns = l->in_userns,
+		.root_path = container_root_path(&l->root),
 		.settings = &l->settings,
 		.notices = &notices,
 	};
@@ -233,8 +250,14 @@ static int launch_prepare(struct launch *l, oci_error_t *err)
 		goto out;
 	if (l->env_file != NULL && write_env_file(l, spec, err) < 0)
 		goto out;
-	if (note_litter(l, err) < 0)
+	/* without an overlay, what the runtime makes in the image is removed after it */
+	if (l->conf->root_overlay == ROOT_OVERLAY_OFF && note_litter(l, err) < 0)
 		goto out;
+	if (!l->settings.shared &&
+	    container_root_mount(&l->root, &l->userns, spec, l->runtime_env, err) < 0) {
+		oci_error_wrap(err, "the container's root over %s", l->bundle->rootfs);
+		goto out;
+	}
 	l->spec = json_incref(spec);
 	rc = 0;
 out:
@@ -251,6 +274,7 @@ static struct shared_step shared_step_of(struct launch *l)
 		.vars = &l->vars,
 		.env = l->runtime_env,
 		.userns = l->runtime.userns,
+		.root = &l->root,
 		.waited_ns = &l->waited_ns,
 	};
 }
@@ -374,11 +398,13 @@ static void unmount_squashfs(const char *spool, char *const *env)
 	squashfs_unmount(mountpoint, env);
 }
 
-static void remove_litter(void *arg)
+static int remove_litter(void *arg, oci_error_t *err)
 {
 	struct launch *l = arg;
 
+	(void)err;
 	litter_list_remove(&l->litter, l->bundle->rootfs);
+	return 0;
 }
 
 /* Removes runtime state and generated files; safe to call twice. */
@@ -390,9 +416,11 @@ static void launch_cleanup(struct launch *l)
 		runtime_kill_delete(&l->runtime);
 		l->state_may_remain = false;
 	}
+	if (!l->settings.shared)
+		container_root_remove(&l->root, &l->userns);
 	/* in a namespace of its own, runc made them as the subordinate id: remove them there */
 	if (l->identity.kind != IDENTITY_OWN_SUBIDS)
-		remove_litter(l);
+		remove_litter(l, &err);
 	else if (l->litter.n > 0)
 		userns_run(&l->userns, remove_litter, l, &err);
 	litter_list_release(&l->litter);
@@ -416,6 +444,7 @@ void launch_free(struct launch *l)
 	if (l == NULL)
 		return;
 	runtime_release(&l->runtime);
+	container_root_release(&l->root);
 	userns_release(&l->userns);
 	identity_release(&l->identity);
 	cgroup2_container_remove(&l->cgroup);

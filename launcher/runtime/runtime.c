@@ -42,7 +42,8 @@ static int cmd_init(struct runtime *rt, char **words, enum proc_io io, struct pr
 	if (pattern_expand_argv(words, &rt->vars, &argv, err) < 0 ||
 	    proc_cmd_init(cmd, argv, rt->env, io, err) < 0)
 		return -1;
-	if (rt->userns != NULL && userns_fd(rt->userns, &cmd->userns_fd, err) < 0) {
+	if (rt->userns != NULL &&
+	    userns_fds(rt->userns, &cmd->userns_fd, &cmd->mntns_fd, err) < 0) {
 		proc_cmd_release(cmd);
 		return oci_error_wrap(err, "%s's user namespace", oci_conf_runtime_name(rt->conf));
 	}

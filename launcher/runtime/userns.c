@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,13 +45,14 @@ bool userns_lookup(const char *subuid_file, const char *subgid_file, const char 
 		   gid_t gid, struct userns_map *m)
 {
 	*m = (struct userns_map){.uid = uid, .gid = gid};
-	return subid_start(subuid_file, user, uid, &m->subuid) == 0 &&
-	       subid_start(subgid_file, user, uid, &m->subgid) == 0;
+	m->subids = subid_start(subuid_file, user, uid, &m->subuid) == 0 &&
+		    subid_start(subgid_file, user, uid, &m->subgid) == 0;
+	return m->subids;
 }
 
-/* Starts newuidmap PID 0 ID 1 1 SUBID 1 (or newgidmap). */
-static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned long sub,
-		     char *const *env, pid_t *pid, oci_error_t *err)
+/* Starts newuidmap PID 0 ID 1 [1 SUBID 1] (or newgidmap). */
+static int spawn_map(const char *prog, pid_t child, unsigned long id, bool subids,
+		     unsigned long sub, char *const *env, pid_t *pid, oci_error_t *err)
 {
 	cleanup_free char *path = NULL;
 	char pid_s[32], id_s[32], sub_s[32];
@@ -62,6 +64,8 @@ static int spawn_map(const char *prog, pid_t child, unsigned long id, unsigned l
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)child);
 	snprintf(id_s, sizeof(id_s), "%lu", id);
 	snprintf(sub_s, sizeof(sub_s), "%lu", sub);
+	if (!subids)
+		argv[5] = NULL;
 	rc = posix_spawn(pid, path, NULL, NULL, argv, env);
 	return rc == 0 ? 0 : oci_error_make(err, rc, "cannot run %s", path);
 }
@@ -79,22 +83,27 @@ static int map_ids(pid_t child, int ready_fd, const struct userns_map *m, char *
 		return oci_error_make(err, errno ? errno : EPERM, "cannot make a user namespace");
 	/* both at once: each is a setuid program of about half a millisecond */
 	for (int i = 0; i < 2 && rc == 0; i++)
-		rc = spawn_map(progs[i], child, ids[i], subs[i], env, &pids[i], err);
+		rc = spawn_map(progs[i], child, ids[i], m->subids, subs[i], env, &pids[i], err);
 	for (int i = 0; i < 2; i++)
 		if (pids[i] > 0 && proc_wait(pids[i], &status[i]) < 0)
 			status[i] = -1;
 	for (int i = 0; i < 2 && rc == 0; i++) {
-		if (status[i] == -1 || !WIFEXITED(status[i]) || WEXITSTATUS(status[i]) != 0)
-			rc = oci_error_make(err, 0, "%s %d 0 %lu 1 1 %lu 1 failed", progs[i],
-					    (int)child, ids[i], subs[i]);
+		if (status[i] == -1 || !WIFEXITED(status[i]) || WEXITSTATUS(status[i]) != 0) {
+			if (m->subids)
+				rc = oci_error_make(err, 0, "%s %d 0 %lu 1 1 %lu 1 failed",
+						    progs[i], (int)child, ids[i], subs[i]);
+			else
+				rc = oci_error_make(err, 0, "%s %d 0 %lu 1 failed", progs[i],
+						    (int)child, ids[i]);
+		}
 	}
 	return rc;
 }
 
-/* One fd over a unix socket (SCM_RIGHTS). */
-static int send_fd(int sock, int fd)
+/* Two fds over a unix socket (SCM_RIGHTS). */
+static int send_fds(int sock, const int fds[2])
 {
-	char byte = 0, buf[CMSG_SPACE(sizeof(int))] = {0};
+	char byte = 0, buf[CMSG_SPACE(2 * sizeof(int))] = {0};
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	struct msghdr msg = {.msg_iov = &iov,
 			     .msg_iovlen = 1,
@@ -104,43 +113,59 @@ static int send_fd(int sock, int fd)
 
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, 2 * sizeof(int));
 	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
 }
 
-static int recv_fd(int sock)
+static int recv_fds(int sock, int fds[2])
 {
-	char byte, buf[CMSG_SPACE(sizeof(int))] = {0};
+	char byte, buf[CMSG_SPACE(2 * sizeof(int))] = {0};
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	struct msghdr msg = {.msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = buf,
 			     .msg_controllen = sizeof(buf)};
 	struct cmsghdr *c;
-	int fd;
 
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
 		return -1;
 	c = CMSG_FIRSTHDR(&msg);
 	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+	    c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
 		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+	return 0;
 }
 
 /*
- * The child that makes the namespace sends an fd of it: under slurmstepd the task (and so
+ * In the child, once mapped: a mount namespace of the user namespace's own, whose mounts
+ * receive the node's but never send any back, and both namespaces' fds to the parent.
+ */
+static int child_namespaces(int sock)
+{
+	int fds[2];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -1;
+	fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (fds[0] < 0 || fds[1] < 0)
+		return -1;
+	return send_fds(sock, fds);
+}
+
+/*
+ * The child that makes the namespaces sends their fds: under slurmstepd the task (and so
  * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself.
  */
-static int make(const struct userns_map *m, char *const *env, int *fd, oci_error_t *err)
+static int make(const struct userns_map *m, char *const *env, int fds[2], oci_error_t *err)
 {
 	int sv[2], rc = -1;
 	char go = 'g';
 	pid_t pid;
 
-	*fd = -1;
+	fds[0] = fds[1] = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return oci_error_make(err, errno, "socketpair");
 	pid = fork();
@@ -150,23 +175,21 @@ static int make(const struct userns_map *m, char *const *env, int *fd, oci_error
 	}
 	if (pid == 0) {
 		char c = 0;
-		int self;
 
 		close(sv[0]);
 		if (unshare(CLONE_NEWUSER) < 0 || write(sv[1], &c, 1) != 1 ||
 		    read(sv[1], &c, 1) != 1)
 			_exit(1);
-		self = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-		_exit(self >= 0 && send_fd(sv[1], self) == 0 ? 0 : 1);
+		_exit(child_namespaces(sv[1]) == 0 ? 0 : 1);
 	}
 	close(sv[1]);
 	sv[1] = -1;
 	if (map_ids(pid, sv[0], m, env, err) == 0) {
-		if (write(sv[0], &go, 1) == 1)
-			*fd = recv_fd(sv[0]);
-		rc = *fd >= 0 ? 0
-			      : oci_error_make(err, errno ? errno : EPROTO,
-					       "no user namespace from its child");
+		if (write(sv[0], &go, 1) == 1 && recv_fds(sv[0], fds) == 0)
+			rc = 0;
+		else
+			rc = oci_error_make(err, errno ? errno : EPROTO,
+					    "no user and mount namespace from its child");
 	}
 	close(sv[0]); /* the child ends, if it waits still */
 	sv[0] = -1;
@@ -180,14 +203,21 @@ out:
 
 void userns_init(struct userns *u, const struct userns_map *m, char *const *env)
 {
-	*u = (struct userns){.map = *m, .env = env, .fd = -1};
+	*u = (struct userns){.map = *m, .env = env, .fd = -1, .mnt_fd = -1};
 }
 
-int userns_fd(struct userns *u, int *fd, oci_error_t *err)
+int userns_fds(struct userns *u, int *fd, int *mnt_fd, oci_error_t *err)
 {
-	if (u->fd < 0 && make(&u->map, u->env, &u->fd, err) < 0)
-		return -1;
+	if (u->fd < 0) {
+		int fds[2];
+
+		if (make(&u->map, u->env, fds, err) < 0)
+			return -1;
+		u->fd = fds[0];
+		u->mnt_fd = fds[1];
+	}
 	*fd = u->fd;
+	*mnt_fd = u->mnt_fd;
 	return 0;
 }
 
@@ -195,28 +225,60 @@ void userns_release(struct userns *u)
 {
 	if (u->fd >= 0)
 		close(u->fd);
-	u->fd = -1;
+	if (u->mnt_fd >= 0)
+		close(u->mnt_fd);
+	u->fd = u->mnt_fd = -1;
 }
 
-int userns_run(struct userns *u, void (*fn)(void *), void *arg, oci_error_t *err)
+/* What a child wrote on fd before it closed it, up to size - 1 bytes. */
+static void read_said(int fd, char *buf, size_t size)
 {
-	int status, fd;
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < size &&
+	       ((n = read(fd, buf + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	buf[len] = '\0';
+}
+
+int userns_run(struct userns *u, int (*fn)(void *arg, oci_error_t *err), void *arg,
+	       oci_error_t *err)
+{
+	char said[1024];
+	int status, fd, mnt_fd, pipe_fds[2];
 	pid_t pid;
 
-	if (userns_fd(u, &fd, err) < 0)
+	if (userns_fds(u, &fd, &mnt_fd, err) < 0)
 		return -1;
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		return oci_error_make(err, errno, "pipe");
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
 		return oci_error_make(err, errno, "fork");
-	if (pid == 0) {
-		if (proc_enter_userns(fd) < 0)
-			_exit(127);
-		fn(arg);
-		_exit(0);
 	}
+	if (pid == 0) {
+		oci_error_t child_err = NULL;
+		const char *text;
+
+		close(pipe_fds[0]);
+		if (proc_enter_userns(fd, mnt_fd) < 0)
+			oci_error_make(&child_err, errno, "cannot enter the task's user namespace");
+		else if (fn(arg, &child_err) == 0)
+			_exit(0);
+		text = oci_error_text(child_err);
+		(void)!write(pipe_fds[1], text, strlen(text));
+		_exit(1);
+	}
+	close(pipe_fds[1]);
+	read_said(pipe_fds[0], said, sizeof(said));
+	close(pipe_fds[0]);
 	if (proc_wait(pid, &status) < 0)
 		return oci_error_make(err, errno, "waiting for a user namespace");
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0
-		       ? 0
-		       : oci_error_make(err, 0, "cannot enter a user namespace");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return oci_error_make(err, 0, "%s",
+			      *said ? said : "a child in the task's user namespace failed");
 }

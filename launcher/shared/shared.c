@@ -106,6 +106,9 @@ static int create(const struct shared_step *s, json_t *spec, const char *dir, st
 	if (write_config(spec, dir, err) < 0 ||
 	    write_numbers(dir, CREATOR_FILE, s->vars->task_id, 0, err) < 0)
 		return -1;
+	/* the step's one root, in this task's namespace: the container keeps it mounted */
+	if (s->root != NULL && container_root_mount(s->root, s->userns, spec, s->env, err) < 0)
+		return oci_error_wrap(err, "the container's root over %s", s->root->lower);
 	holder = holder_open(err);
 	if (holder < 0)
 		return -1;
@@ -123,6 +126,11 @@ static int create(const struct shared_step *s, json_t *spec, const char *dir, st
 	t->pid = pid;
 	return write_numbers(dir, TARGET_FILE, (unsigned long long)pid,
 			     (unsigned long long)t->mnt_ns, err);
+}
+
+char *shared_dir_of(const char *spool)
+{
+	return path_join(spool, SHARED_DIR);
 }
 
 int shared_container_get(const struct shared_step *s, json_t *spec, struct join_target *t,

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "conf/conf.h"
 #include "conf/pattern.h"
+#include "launcher/root/root.h"
 #include "launcher/runtime/userns.h"
 #include "launcher/shared/join.h"
 
@@ -24,8 +25,12 @@ struct shared_step {
 	const struct pattern_vars *vars; /* the task's patterns (%b becomes %m/shared) */
 	char *const *env;		 /* the runtime's environment */
 	struct userns *userns;		 /* the runtime's user namespace, or NULL */
+	struct container_root *root;	 /* the root the step's container is created on, or NULL */
 	uint64_t *waited_ns;		 /* time in runtime commands and waiting goes here */
 };
+
+/* %m/shared, where the step's container's bundle and root are (allocated). */
+char *shared_dir_of(const char *spool);
 
 /*
  * The step's container on this node, created from spec (the task's config.json; its

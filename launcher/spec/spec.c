@@ -191,20 +191,22 @@ fail:
 	return oci_error_make(err, 0, "cannot build config.json: mounts");
 }
 
-static json_t *id_mapping(enum spec_identity identity, unsigned id)
+/* in_userns: the runtime runs as uid 0 of the task's namespace, which is the user */
+static json_t *id_mapping(enum spec_identity identity, unsigned id, bool in_userns)
 {
+	json_int_t user = in_userns ? 0 : (json_int_t)id;
+
 	switch (identity) {
 	case IDENTITY_OWN:
-		return json_pack("[{s:I, s:I, s:i}]", "containerID", (json_int_t)id, "hostID",
-				 (json_int_t)id, "size", 1);
+		return json_pack("[{s:I, s:I, s:i}]", "containerID", (json_int_t)id, "hostID", user,
+				 "size", 1);
 	case IDENTITY_OWN_SUBIDS:
 		/* counted in the runtime's own namespace: 0 is the user, 1 a subordinate id */
 		return json_pack("[{s:I, s:i, s:i}, {s:i, s:i, s:i}]", "containerID",
 				 (json_int_t)id, "hostID", 0, "size", 1, "containerID", 0, "hostID",
 				 1, "size", 1);
 	default:
-		return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)id,
-				 "size", 1);
+		return json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", user, "size", 1);
 	}
 }
 
@@ -228,8 +230,9 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 	json_object_del(linux, "readonlyPaths");
 	if (set_new(linux, "namespaces",
 		    json_pack("[{s:s},{s:s}]", "type", "user", "type", "mount"), err) < 0 ||
-	    set_new(linux, "uidMappings", id_mapping(in->identity, t->uid), err) < 0 ||
-	    set_new(linux, "gidMappings", id_mapping(in->identity, t->gid), err) < 0)
+	    set_new(linux, "uidMappings", id_mapping(in->identity, t->uid, in->in_userns), err) <
+		    0 ||
+	    set_new(linux, "gidMappings", id_mapping(in->identity, t->gid, in->in_userns), err) < 0)
 		return -1;
 	return 0;
 }
@@ -339,6 +342,7 @@ static bool root_readonly(const struct spec_input *in)
 int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 {
 	json_t *spec, *defaults = default_spec();
+	const char *root_path = in->root_path != NULL ? in->root_path : in->bundle->rootfs;
 	int rc = 0;
 
 	if (defaults == NULL)
@@ -351,12 +355,12 @@ int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 	if (!json_is_string(json_object_get(spec, "ociVersion")))
 		rc = set_new(spec, "ociVersion", json_string(OCI_VERSION), err);
 	if (rc == 0)
-		rc = check_utf8(in->bundle->rootfs, "the root filesystem's path", err);
+		rc = check_utf8(root_path, "the root filesystem's path", err);
 	if (rc == 0)
-		rc = set_new(spec, "root",
-			     json_pack("{s:s, s:b}", "path", in->bundle->rootfs, "readonly",
-				       root_readonly(in)),
-			     err);
+		rc = set_new(
+			spec, "root",
+			json_pack("{s:s, s:b}", "path", root_path, "readonly", root_readonly(in)),
+			err);
 	/* no UTS namespace: the container has the node's hostname */
 	json_object_del(spec, "hostname");
 	json_object_del(spec, "domainname");

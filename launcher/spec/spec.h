@@ -31,9 +31,11 @@ struct spec_input {
 	const struct oci_conf *conf;
 	const struct oci_bundle *bundle;
 	const struct oci_task *task;
-	const char *spool;			   /* %m on the host, or NULL */
-	const char *spool_dest;			   /* where %m is bound (MountSpoolDir), or NULL */
-	enum spec_identity identity;		   /* IDENTITY_REMAP_ROOT when zeroed */
+	const char *spool;	     /* %m on the host, or NULL */
+	const char *spool_dest;	     /* where %m is bound (MountSpoolDir), or NULL */
+	enum spec_identity identity; /* IDENTITY_REMAP_ROOT when zeroed */
+	bool in_userns;	       /* the runtime runs as uid 0 of the task's namespace (the user) */
+	const char *root_path; /* root.path (the overlay), or NULL: the bundle's rootfs */
 	const struct container_settings *settings; /* the user's options and site defaults */
 	char ***notices; /* a strv the notices for the user are appended to, or NULL */
 };

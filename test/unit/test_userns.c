@@ -6,7 +6,10 @@
 #include "unit.h"
 
 #include <pwd.h>
+#include <linux/magic.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
 
 #include "common/proc.h"
 #include "launcher/runtime/userns.h"
@@ -204,7 +207,7 @@ static char *why_no_namespace(struct userns_map *m)
 }
 
 /* In the namespace: uid and gid 0, and exactly the two mappings. */
-static void check_inside(void *arg)
+static int check_inside(void *arg, oci_error_t *err)
 {
 	const struct userns_map *m = arg;
 	char want_uid[128], want_gid[128], got[256];
@@ -228,6 +231,26 @@ static void check_inside(void *arg)
 		if (strcmp(got, wants[i]) != 0)
 			_exit(4 + i);
 	}
+	(void)err;
+	return 0;
+}
+
+/* In the namespace: a mount made there (a tmpfs on a directory of ours). */
+static int mount_tmpfs(void *arg, oci_error_t *err)
+{
+	if (mount("tmpfs", arg, "tmpfs", 0, "size=1m") < 0)
+		return oci_error_make(err, errno, "mount %s", (char *)arg);
+	return 0;
+}
+
+/* In the namespace: the tmpfs is there (a later command sees what an earlier one mounted). */
+static int see_tmpfs(void *arg, oci_error_t *err)
+{
+	struct statfs fs;
+
+	if (statfs(arg, &fs) < 0 || fs.f_type != TMPFS_MAGIC)
+		return oci_error_make(err, 0, "no tmpfs on %s", (char *)arg);
+	return 0;
 }
 
 static void namespace_maps_user_and_first_subid(void **state)
@@ -237,7 +260,9 @@ static void namespace_maps_user_and_first_subid(void **state)
 	struct userns_map m = {0};
 	struct userns u;
 	char *why = why_no_namespace(&m);
-	int fd1 = -1, fd2 = -1;
+	int fd1 = -1, fd2 = -1, mnt1 = -1, mnt2 = -1;
+	char template[] = "/tmp/spank-oci-unit-userns.XXXXXX", *dir;
+	struct statfs fs;
 
 	(void)state;
 	if (why != NULL) {
@@ -249,12 +274,25 @@ static void namespace_maps_user_and_first_subid(void **state)
 	assert_int_equal(u.fd, -1); /* made at its first use only */
 	assert_ok(userns_run(&u, check_inside, &m, &err), err);
 	/* made once: every command of the task joins the same one */
-	assert_ok(userns_fd(&u, &fd1, &err), err);
-	assert_ok(userns_fd(&u, &fd2, &err), err);
+	assert_ok(userns_fds(&u, &fd1, &mnt1, &err), err);
+	assert_ok(userns_fds(&u, &fd2, &mnt2, &err), err);
 	assert_int_equal(fd1, fd2);
+	assert_int_equal(mnt1, mnt2);
+	/* its mount namespace keeps what is mounted there, and the node never sees it */
+	dir = mkdtemp(template);
+	assert_non_null(dir);
+	assert_ok(userns_run(&u, mount_tmpfs, dir, &err), err);
+	assert_ok(userns_run(&u, see_tmpfs, dir, &err), err);
+	assert_int_equal(statfs(dir, &fs), 0);
+	assert_int_not_equal(fs.f_type, TMPFS_MAGIC);
+	/* what a child fails with is the error */
+	assert_int_equal(userns_run(&u, see_tmpfs, "/", &err), -1);
+	assert_non_null(strstr(oci_error_text(err), "no tmpfs on /"));
+	rmdir(dir);
 	assert_true(fcntl(fd1, F_GETFD) & FD_CLOEXEC);
 	userns_release(&u);
 	assert_int_equal(u.fd, -1);
+	assert_int_equal(u.mnt_fd, -1);
 	assert_int_equal(fcntl(fd1, F_GETFD), -1);
 }
 

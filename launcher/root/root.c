@@ -1,0 +1,225 @@
+#include "launcher/root/root.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/proc.h"
+#include "common/xalloc.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define FUSE_READY_MS 10000 /* how long fuse-overlayfs may take to mount */
+
+void container_root_init(struct container_root *r, enum root_overlay mode, const char *lower,
+			 const char *dir)
+{
+	*r = (struct container_root){.mode = mode, .lower = lower};
+	if (mode == ROOT_OVERLAY_OFF)
+		return;
+	r->merged = path_join(dir, "rootfs");
+	r->upper = path_join(dir, "upper");
+	r->work = path_join(dir, "work");
+}
+
+const char *container_root_path(const struct container_root *r)
+{
+	return r->mode == ROOT_OVERLAY_OFF ? r->lower : r->merged;
+}
+
+struct mount_job {
+	struct container_root *r;
+	json_t *spec;
+};
+
+/* In the task's namespace: the kernel's overlay, then the mount points (the runtime tells
+ * better than we can why one it needs could not be made). */
+static int kernel_mount(void *arg, oci_error_t *err)
+{
+	struct mount_job *job = arg;
+	cleanup_close int lower = open(job->r->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int upper = open(job->r->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work = open(job->r->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_error oci_error_t ignored = NULL;
+	char opts[256];
+
+	if (lower < 0)
+		return oci_error_make(err, errno, "%s", job->r->lower);
+	if (upper < 0 || work < 0)
+		return oci_error_make(err, errno, "%s", job->r->upper);
+	/* paths by fd: a comma, colon or backslash in the image's path is no separator */
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,"
+		 "userxattr",
+		 lower, upper, work);
+	if (mount("overlay", job->r->merged, "overlay", MS_NODEV, opts) < 0)
+		return oci_error_make(err, errno,
+				      "the kernel refused an overlay in a user namespace");
+	root_make_mount_points(job->r->merged, job->spec, &ignored);
+	return 0;
+}
+
+static int mount_points(void *arg, oci_error_t *err)
+{
+	struct mount_job *job = arg;
+	cleanup_error oci_error_t ignored = NULL;
+
+	(void)err;
+	root_make_mount_points(job->r->merged, job->spec, &ignored);
+	return 0;
+}
+
+static bool fuse_mounted(pid_t pid, const char *merged)
+{
+	cleanup_free char *through = xasprintf("/proc/%d/root%s", (int)pid, merged);
+	struct statfs fs;
+
+	return statfs(through, &fs) == 0 && fs.f_type == FUSE_SUPER_MAGIC;
+}
+
+/* fuse-overlayfs as uid 0 of the task's namespace, a child of ours that dies with us. */
+static int fuse_mount(struct container_root *r, struct userns *u, char *const *env,
+		      oci_error_t *err)
+{
+	const char *paths[] = {r->lower, r->upper, r->work, r->merged};
+	const struct timespec pause_1ms = {.tv_nsec = 1000000};
+	cleanup_free char *opts = NULL;
+	struct proc_cmd cmd;
+	int status, rc = -1;
+	char **argv;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strpbrk(paths[i], ",:\\") != NULL)
+			return oci_error_make(err, 0,
+					      "fuse-overlayfs cannot take a path with a comma, "
+					      "colon or backslash: %s",
+					      paths[i]);
+	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work);
+	argv = xcalloc(6, sizeof(char *));
+	argv[0] = xstrdup("fuse-overlayfs");
+	argv[1] = xstrdup("-f");
+	argv[2] = xstrdup("-o");
+	argv[3] = xstrdup(opts);
+	argv[4] = xstrdup(r->merged);
+	if (proc_cmd_init(&cmd, argv, env, PROC_IO_CAPTURE, err) < 0)
+		return oci_error_wrap(err, "fuse-overlayfs");
+	if (userns_fds(u, &cmd.userns_fd, &cmd.mntns_fd, err) < 0)
+		goto out;
+	cmd.die_with_parent = true;
+	if (proc_cmd_spawn(&cmd, &r->fuse_pid, err) < 0)
+		goto out;
+	for (int ms = 0; ms < FUSE_READY_MS; ms++) {
+		if (fuse_mounted(r->fuse_pid, r->merged)) {
+			rc = 0;
+			goto out;
+		}
+		if (waitpid(r->fuse_pid, &status, WNOHANG) == r->fuse_pid) {
+			const char *said;
+
+			r->fuse_pid = 0;
+			proc_cmd_collect_output(&cmd);
+			said = cmd.output != NULL && *cmd.output ? cmd.output : "no reason given";
+			rc = oci_error_make(err, 0, "fuse-overlayfs failed: %.*s",
+					    (int)strcspn(said, "\n"), said);
+			goto out;
+		}
+		nanosleep(&pause_1ms, NULL);
+	}
+	rc = oci_error_make(err, ETIMEDOUT, "fuse-overlayfs did not mount %s", r->merged);
+out:
+	proc_cmd_release(&cmd);
+	return rc;
+}
+
+static int make_dirs(const struct container_root *r, oci_error_t *err)
+{
+	const char *dirs[] = {r->merged, r->upper, r->work};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+			return oci_error_make(err, errno, "cannot create %s", dirs[i]);
+	return 0;
+}
+
+int container_root_mount(struct container_root *r, struct userns *u, json_t *spec, char *const *env,
+			 oci_error_t *err)
+{
+	struct mount_job job = {.r = r, .spec = spec};
+	cleanup_error oci_error_t kernel_err = NULL;
+
+	if (r->mode == ROOT_OVERLAY_OFF)
+		return 0;
+	if (make_dirs(r, err) < 0)
+		return -1;
+	if (r->mode != ROOT_OVERLAY_FUSE) {
+		if (userns_run(u, kernel_mount, &job, &kernel_err) == 0) {
+			r->mode = ROOT_OVERLAY_KERNEL;
+			r->mounted = true;
+			return 0;
+		}
+		if (r->mode == ROOT_OVERLAY_KERNEL) {
+			*err = steal_pointer(&kernel_err);
+			return oci_error_wrap(err, "RootOverlay=kernel");
+		}
+	}
+	if (fuse_mount(r, u, env, err) < 0) {
+		if (kernel_err != NULL)
+			return oci_error_wrap(err, "%s; and", oci_error_text(kernel_err));
+		return -1;
+	}
+	r->mode = ROOT_OVERLAY_FUSE;
+	r->mounted = true;
+	return userns_run(u, mount_points, &job, err);
+}
+
+static int unmount_and_remove(void *arg, oci_error_t *err)
+{
+	struct container_root *r = arg;
+
+	if (umount2(r->merged, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return oci_error_make(err, errno, "cannot unmount %s", r->merged);
+	if (fs_remove_tree(r->upper, err) < 0 || fs_remove_tree(r->work, err) < 0)
+		return -1;
+	return 0;
+}
+
+void container_root_remove(struct container_root *r, struct userns *u)
+{
+	cleanup_error oci_error_t err = NULL;
+
+	if (r->mode == ROOT_OVERLAY_OFF || r->merged == NULL)
+		return;
+	if (r->mounted || u->fd >= 0)
+		userns_run(u, unmount_and_remove, r, &err);
+	r->mounted = false;
+	if (r->fuse_pid > 0) {
+		kill(r->fuse_pid, SIGKILL);
+		proc_wait(r->fuse_pid, NULL);
+		r->fuse_pid = 0;
+	}
+	/* what the namespace could not remove (or had none), as the user */
+	fs_remove_tree(r->upper, &err);
+	fs_remove_tree(r->work, &err);
+}
+
+void container_root_release(struct container_root *r)
+{
+	if (r->fuse_pid > 0) {
+		kill(r->fuse_pid, SIGKILL);
+		proc_wait(r->fuse_pid, NULL);
+	}
+	free(r->merged);
+	free(r->upper);
+	free(r->work);
+	*r = (struct container_root){.mode = ROOT_OVERLAY_OFF};
+}

@@ -1,0 +1,55 @@
+/*
+ * The container's root (RootOverlay): an overlay whose lower layer is the image (the
+ * bundle's rootfs, the cached unpacked image or the squashfs mount, never written) and
+ * whose upper and work directories are the container's own, next to its config.json.
+ * It is mounted in the task's own user and mount namespace (launcher/runtime/userns.h),
+ * where the runtime commands run, so the node never sees it. Mount points, a created
+ * working directory and everything a writable container writes go to the upper layer
+ * and go with the container.
+ */
+#ifndef SPANK_OCI_ROOT_H
+#define SPANK_OCI_ROOT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "conf/conf.h"
+#include "launcher/runtime/userns.h"
+
+struct container_root {
+	enum root_overlay mode; /* as configured; after container_root_mount, what was used */
+	const char *lower;	/* the image's root (borrowed) */
+	char *merged;		/* <dir>/rootfs: the container's root.path */
+	char *upper, *work;	/* <dir>/upper, <dir>/work */
+	pid_t fuse_pid;		/* fuse-overlayfs, a child of ours, or 0 */
+	bool mounted;
+};
+
+/* r for an overlay of lower in dir (which exists); ROOT_OVERLAY_OFF: lower itself. */
+void container_root_init(struct container_root *r, enum root_overlay mode, const char *lower,
+			 const char *dir);
+
+/* The path the runtime gets as root.path. */
+const char *container_root_path(const struct container_root *r);
+
+/*
+ * Mounts the overlay at r->merged in u's mount namespace (the kernel's where it takes one
+ * unprivileged, else fuse-overlayfs, as RootOverlay says), then makes there every mount
+ * point of spec and its process.cwd, so the runtime never writes into the image.
+ */
+int container_root_mount(struct container_root *r, struct userns *u, json_t *spec, char *const *env,
+			 oci_error_t *err);
+
+/*
+ * Unmounts it and removes its upper and work directories (in u's namespace, where what the
+ * container's root made can be removed too); safe to call twice.
+ */
+void container_root_remove(struct container_root *r, struct userns *u);
+void container_root_release(struct container_root *r);
+
+/* Mount points (internal to launcher/root/, tested on their own). */
+int root_make_mount_points(const char *root, json_t *spec, oci_error_t *err);
+
+#endif
