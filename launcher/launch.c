@@ -127,7 +127,7 @@ static void init_root(struct launch *l)
 {
 	cleanup_free char *shared_dir = shared_dir_of(l->spool);
 
-	container_root_init(&l->root, l->conf->root_overlay, l->bundle->rootfs,
+	container_root_init(&l->root, l->conf, l->bundle->rootfs,
 			    l->settings.shared ? shared_dir : l->bundle_dir);
 	l->vars.rootfs = container_root_path(&l->root);
 }

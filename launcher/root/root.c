@@ -21,11 +21,13 @@
 #define FUSE_SUPER_MAGIC 0x65735546
 #define FUSE_READY_MS 10000 /* how long fuse-overlayfs may take to mount */
 
-void container_root_init(struct container_root *r, enum root_overlay mode, const char *lower,
+void container_root_init(struct container_root *r, const struct oci_conf *conf, const char *lower,
 			 const char *dir)
 {
-	*r = (struct container_root){.mode = mode, .lower = lower};
-	if (mode == ROOT_OVERLAY_OFF)
+	*r = (struct container_root){.mode = conf->root_overlay,
+				     .lower = lower,
+				     .fuse_program = conf->root_overlay_fuse};
+	if (r->mode == ROOT_OVERLAY_OFF)
 		return;
 	r->merged = path_join(dir, "rootfs");
 	r->upper = path_join(dir, "upper");
@@ -106,7 +108,7 @@ static int fuse_mount(struct container_root *r, struct userns *u, char *const *e
 					      paths[i]);
 	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", r->lower, r->upper, r->work);
 	argv = xcalloc(6, sizeof(char *));
-	argv[0] = xstrdup("fuse-overlayfs");
+	argv[0] = xstrdup(r->fuse_program != NULL ? r->fuse_program : "fuse-overlayfs");
 	argv[1] = xstrdup("-f");
 	argv[2] = xstrdup("-o");
 	argv[3] = xstrdup(opts);
@@ -128,9 +130,12 @@ static int fuse_mount(struct container_root *r, struct userns *u, char *const *e
 
 			r->fuse_pid = 0;
 			proc_cmd_collect_output(&cmd);
-			said = cmd.output != NULL && *cmd.output ? cmd.output : "no reason given";
-			rc = oci_error_make(err, 0, "fuse-overlayfs failed: %.*s",
-					    (int)strcspn(said, "\n"), said);
+			said = cmd.output != NULL ? cmd.output : "";
+			rc = oci_error_make(
+				err, 0, "%s ended with status %d without mounting%s%.*s",
+				cmd.argv[0],
+				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+				*said ? ": " : "", (int)strcspn(said, "\n"), said);
 			goto out;
 		}
 		nanosleep(&pause_1ms, NULL);

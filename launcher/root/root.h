@@ -19,16 +19,20 @@
 #include "launcher/runtime/userns.h"
 
 struct container_root {
-	enum root_overlay mode; /* as configured; after container_root_mount, what was used */
-	const char *lower;	/* the image's root (borrowed) */
-	char *merged;		/* <dir>/rootfs: the container's root.path */
-	char *upper, *work;	/* <dir>/upper, <dir>/work */
-	pid_t fuse_pid;		/* fuse-overlayfs, a child of ours, or 0 */
+	enum root_overlay mode;	  /* as configured; after container_root_mount, what was used */
+	const char *lower;	  /* the image's root (borrowed) */
+	const char *fuse_program; /* fuse-overlayfs (borrowed), or NULL: found in PATH */
+	char *merged;		  /* <dir>/rootfs: the container's root.path */
+	char *upper, *work;	  /* <dir>/upper, <dir>/work */
+	pid_t fuse_pid;		  /* fuse-overlayfs, a child of ours, or 0 */
 	bool mounted;
 };
 
-/* r for an overlay of lower in dir (which exists); ROOT_OVERLAY_OFF: lower itself. */
-void container_root_init(struct container_root *r, enum root_overlay mode, const char *lower,
+/*
+ * r for an overlay of lower in dir (which exists), as conf says (RootOverlay,
+ * RootOverlayFuse); ROOT_OVERLAY_OFF: lower itself.
+ */
+void container_root_init(struct container_root *r, const struct oci_conf *conf, const char *lower,
 			 const char *dir);
 
 /* The path the runtime gets as root.path. */
