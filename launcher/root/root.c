@@ -32,6 +32,7 @@ void container_root_init(struct container_root *r, const struct oci_conf *conf, 
 	r->merged = path_join(dir, "rootfs");
 	r->upper = path_join(dir, "upper");
 	r->work = path_join(dir, "work");
+	r->saving = path_join(dir, "saving");
 }
 
 const char *container_root_path(const struct container_root *r)
@@ -39,45 +40,27 @@ const char *container_root_path(const struct container_root *r)
 	return r->mode == ROOT_OVERLAY_OFF ? r->lower : r->merged;
 }
 
-struct mount_job {
-	struct container_root *r;
-	json_t *spec;
-};
-
-/* In the task's namespace: the kernel's overlay, then the mount points (the runtime tells
- * better than we can why one it needs could not be made). */
+/* In the task's namespace: the kernel's overlay. */
 static int kernel_mount(void *arg, oci_error_t *err)
 {
-	struct mount_job *job = arg;
-	cleanup_close int lower = open(job->r->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int upper = open(job->r->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int work = open(job->r->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_error oci_error_t ignored = NULL;
+	struct container_root *r = arg;
+	cleanup_close int lower = open(r->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int upper = open(r->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int work = open(r->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char opts[256];
 
 	if (lower < 0)
-		return oci_error_make(err, errno, "%s", job->r->lower);
+		return oci_error_make(err, errno, "%s", r->lower);
 	if (upper < 0 || work < 0)
-		return oci_error_make(err, errno, "%s", job->r->upper);
+		return oci_error_make(err, errno, "%s", r->upper);
 	/* paths by fd: a comma, colon or backslash in the image's path is no separator */
 	snprintf(opts, sizeof(opts),
 		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,"
 		 "userxattr",
 		 lower, upper, work);
-	if (mount("overlay", job->r->merged, "overlay", MS_NODEV, opts) < 0)
+	if (mount("overlay", r->merged, "overlay", MS_NODEV, opts) < 0)
 		return oci_error_make(err, errno,
 				      "the kernel refused an overlay in a user namespace");
-	root_make_mount_points(job->r->merged, job->spec, &ignored);
-	return 0;
-}
-
-static int mount_points(void *arg, oci_error_t *err)
-{
-	struct mount_job *job = arg;
-	cleanup_error oci_error_t ignored = NULL;
-
-	(void)err;
-	root_make_mount_points(job->r->merged, job->spec, &ignored);
 	return 0;
 }
 
@@ -146,28 +129,33 @@ out:
 	return rc;
 }
 
+/* The upper directory is the root's: it gets the image root's mode (the parent is private). */
 static int make_dirs(const struct container_root *r, oci_error_t *err)
 {
 	const char *dirs[] = {r->merged, r->upper, r->work};
+	struct stat st;
 
+	if (stat(r->lower, &st) < 0)
+		return oci_error_make(err, errno, "%s", r->lower);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
 			return oci_error_make(err, errno, "cannot create %s", dirs[i]);
+	if (chmod(r->upper, st.st_mode & 07777) < 0)
+		return oci_error_make(err, errno, "%s", r->upper);
 	return 0;
 }
 
 int container_root_mount(struct container_root *r, struct userns *u, json_t *spec, char *const *env,
 			 oci_error_t *err)
 {
-	struct mount_job job = {.r = r, .spec = spec};
 	cleanup_error oci_error_t kernel_err = NULL;
 
 	if (r->mode == ROOT_OVERLAY_OFF)
 		return 0;
-	if (make_dirs(r, err) < 0)
+	if (make_dirs(r, err) < 0 || root_make_mount_points(r->lower, r->upper, spec, err) < 0)
 		return -1;
 	if (r->mode != ROOT_OVERLAY_FUSE) {
-		if (userns_run(u, kernel_mount, &job, &kernel_err) == 0) {
+		if (userns_run(u, kernel_mount, r, &kernel_err) == 0) {
 			r->mode = ROOT_OVERLAY_KERNEL;
 			r->mounted = true;
 			return 0;
@@ -184,7 +172,100 @@ int container_root_mount(struct container_root *r, struct userns *u, json_t *spe
 	}
 	r->mode = ROOT_OVERLAY_FUSE;
 	r->mounted = true;
-	return userns_run(u, mount_points, &job, err);
+	return 0;
+}
+
+/* In the task's namespace: upper over lower, read-only, at r->saving. */
+static int mount_layers(void *arg, oci_error_t *err)
+{
+	struct container_root *r = arg;
+	cleanup_close int lower = open(r->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int upper = open(r->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char opts[128];
+
+	if (lower < 0 || upper < 0)
+		return oci_error_make(err, errno, "%s", lower < 0 ? r->lower : r->upper);
+	snprintf(opts, sizeof(opts), "lowerdir=/proc/self/fd/%d:/proc/self/fd/%d,userxattr", upper,
+		 lower);
+	if (mount("overlay", r->saving, "overlay", MS_RDONLY | MS_NODEV, opts) < 0)
+		return oci_error_make(err, errno, "the kernel refused a read-only overlay of %s",
+				      r->upper);
+	return 0;
+}
+
+static int unmount_saving(void *arg, oci_error_t *err)
+{
+	struct container_root *r = arg;
+
+	(void)err;
+	umount2(r->saving, MNT_DETACH);
+	return 0;
+}
+
+static int run_mksquashfs(struct userns *u, const char *from, const char *to, uid_t uid, gid_t gid,
+			  char *const *env, oci_error_t *err)
+{
+	char **argv = xcalloc(14, sizeof(char *));
+	struct proc_cmd cmd;
+	int status, rc;
+	size_t n = 0;
+
+	argv[n++] = xstrdup("mksquashfs");
+	argv[n++] = xstrdup(from);
+	argv[n++] = xstrdup(to);
+	argv[n++] = xstrdup("-noappend");
+	argv[n++] = xstrdup("-no-progress");
+	argv[n++] = xstrdup("-quiet");
+	argv[n++] = xstrdup("-no-xattrs");
+	argv[n++] = xstrdup("-force-uid");
+	argv[n++] = xasprintf("%u", (unsigned)uid);
+	argv[n++] = xstrdup("-force-gid");
+	argv[n++] = xasprintf("%u", (unsigned)gid);
+	if (proc_cmd_init(&cmd, argv, env, PROC_IO_CAPTURE, err) < 0)
+		return -1;
+	rc = userns_fds(u, &cmd.userns_fd, &cmd.mntns_fd, err);
+	if (rc == 0)
+		rc = proc_cmd_run(&cmd, &status, err);
+	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		const char *said =
+			cmd.output != NULL && *cmd.output ? cmd.output : "no reason given";
+
+		rc = oci_error_make(err, 0, "mksquashfs failed: %.*s", (int)strcspn(said, "\n"),
+				    said);
+	}
+	proc_cmd_release(&cmd);
+	return rc;
+}
+
+int container_root_save(struct container_root *r, struct userns *u, const char *out, uid_t uid,
+			gid_t gid, char *const *env, oci_error_t *err)
+{
+	cleanup_free char *partial = xasprintf("%s.spank-oci-saving", out);
+	const char *from = r->merged;
+	bool layered = !r->mounted;
+	int rc;
+
+	if (r->mode == ROOT_OVERLAY_OFF)
+		return oci_error_make(err, 0, "the container's root is no overlay");
+	if (layered) {
+		if (mkdir(r->saving, 0700) < 0 && errno != EEXIST)
+			return oci_error_make(err, errno, "cannot create %s", r->saving);
+		if (userns_run(u, mount_layers, r, err) < 0)
+			return -1;
+		from = r->saving;
+	}
+	rc = run_mksquashfs(u, from, partial, uid, gid, env, err);
+	if (rc == 0 && rename(partial, out) < 0)
+		rc = oci_error_make(err, errno, "cannot rename %s to %s", partial, out);
+	if (rc < 0)
+		unlink(partial);
+	if (layered) {
+		cleanup_error oci_error_t ignored = NULL;
+
+		userns_run(u, unmount_saving, r, &ignored);
+		rmdir(r->saving);
+	}
+	return rc;
 }
 
 static int unmount_and_remove(void *arg, oci_error_t *err)
@@ -226,5 +307,6 @@ void container_root_release(struct container_root *r)
 	free(r->merged);
 	free(r->upper);
 	free(r->work);
+	free(r->saving);
 	*r = (struct container_root){.mode = ROOT_OVERLAY_OFF};
 }

@@ -24,6 +24,7 @@ struct container_root {
 	const char *fuse_program; /* fuse-overlayfs (borrowed), or NULL: found in PATH */
 	char *merged;		  /* <dir>/rootfs: the container's root.path */
 	char *upper, *work;	  /* <dir>/upper, <dir>/work */
+	char *saving;		  /* <dir>/saving: a read-only view of them, for saving */
 	pid_t fuse_pid;		  /* fuse-overlayfs, a child of ours, or 0 */
 	bool mounted;
 };
@@ -53,7 +54,20 @@ int container_root_mount(struct container_root *r, struct userns *u, json_t *spe
 void container_root_remove(struct container_root *r, struct userns *u);
 void container_root_release(struct container_root *r);
 
-/* Mount points (internal to launcher/root/, tested on their own). */
-int root_make_mount_points(const char *root, json_t *spec, oci_error_t *err);
+/*
+ * --container-save: writes the container's root (the image with what the container
+ * changed) as a squashfs image at out (mksquashfs, in u's namespace; files owned by
+ * uid/gid), through out.spank-oci-saving, once the container has ended. From the overlay
+ * where it is still mounted here, else (shared mode: another task mounted it) from a
+ * read-only overlay of the upper layer on the image.
+ */
+int container_root_save(struct container_root *r, struct userns *u, const char *out, uid_t uid,
+			gid_t gid, char *const *env, oci_error_t *err);
+
+/*
+ * Mount points (internal to launcher/root/, tested on their own): made in upper, before the
+ * overlay of upper on lower is mounted, for every mount of spec and its process.cwd.
+ */
+int root_make_mount_points(const char *lower, const char *upper, json_t *spec, oci_error_t *err);
 
 #endif

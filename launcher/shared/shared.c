@@ -180,10 +180,9 @@ static void kill_holder(const char *dir)
 		kill((pid_t)pid, SIGKILL);
 }
 
-void shared_container_remove(const struct shared_step *s)
+void shared_container_stop(const struct shared_step *s)
 {
 	cleanup_free char *dir = path_join(s->spool, SHARED_DIR);
-	cleanup_error oci_error_t err = NULL;
 	unsigned long long creator = 0, unused = 0;
 	struct stat st;
 
@@ -197,6 +196,17 @@ void shared_container_remove(const struct shared_step *s)
 		runtime_kill_delete(&rt);
 		runtime_release(&rt);
 	}
+}
+
+void shared_container_remove(const struct shared_step *s)
+{
+	cleanup_free char *dir = path_join(s->spool, SHARED_DIR);
+	cleanup_error oci_error_t err = NULL;
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return;
+	shared_container_stop(s);
 	if (!s->conf->disable_cleanup)
 		fs_remove_tree(dir, &err);
 }
