@@ -171,6 +171,38 @@ static bool binds_a_file(json_t *m)
 	return bind && src != NULL && stat(src, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
+/*
+ * An image of someone else's (root's, say) cannot have its directories copied up in the
+ * user's namespace, whose ids do not map their owner; the places everyone may write to in
+ * such an image (/tmp, /var/tmp) are made in the upper layer, so they stay writable.
+ */
+static int writable_places(const struct image *im, oci_error_t *err)
+{
+	static const char *const places[] = {"/tmp", "/var/tmp"};
+	struct stat st;
+
+	if (fstat(im->fd, &st) < 0)
+		return oci_error_make(err, errno, "%s", im->real);
+	if (st.st_uid == geteuid())
+		return 0;
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		cleanup_close int fd = open_in_root(im->fd, places[i], O_PATH | O_DIRECTORY);
+		cleanup_free char *resolved = NULL;
+		size_t len = strlen(im->real);
+
+		if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid == geteuid() ||
+		    (st.st_mode & (S_IWOTH | S_ISVTX)) != (S_IWOTH | S_ISVTX))
+			continue;
+		resolved = path_of_fd(fd);
+		if (resolved == NULL || strncmp(resolved, im->real, len) != 0 ||
+		    resolved[len] != '/')
+			continue;
+		if (mirror_dirs(im, resolved + len, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int root_make_mount_points(const char *lower, const char *upper, json_t *spec, oci_error_t *err)
 {
 	const char *cwd =
@@ -188,6 +220,7 @@ int root_make_mount_points(const char *lower, const char *upper, json_t *spec, o
 		close(im.fd);
 		return oci_error_make(err, errno, "%s", lower);
 	}
+	rc = writable_places(&im, err);
 	json_array_foreach(json_object_get(spec, "mounts"), i, m)
 	{
 		const char *dst = json_string_value(json_object_get(m, "destination"));
