@@ -177,6 +177,7 @@ static void init_root(struct launch *l)
 
 	container_root_init(&l->root, l->conf, l->bundle->rootfs,
 			    l->settings.shared ? shared_dir : l->bundle_dir);
+	l->root.outlives_task = l->settings.shared;
 	l->vars.rootfs = container_root_path(&l->root);
 }
 

@@ -100,7 +100,7 @@ static int fuse_mount(struct container_root *r, struct userns *u, char *const *e
 		return oci_error_wrap(err, "fuse-overlayfs");
 	if (userns_fds(u, &cmd.userns_fd, &cmd.mntns_fd, err) < 0)
 		goto out;
-	cmd.die_with_parent = true;
+	cmd.die_with_parent = !r->outlives_task;
 	if (proc_cmd_spawn(&cmd, &r->fuse_pid, err) < 0)
 		goto out;
 	for (int ms = 0; ms < FUSE_READY_MS; ms++) {
@@ -298,9 +298,46 @@ void container_root_remove(struct container_root *r, struct userns *u)
 	fs_remove_tree(r->work, &err);
 }
 
+/* A process's start time (field 22 of /proc/PID/stat), or 0. */
+static unsigned long long start_time_of(pid_t pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char buf[1024], *p;
+	unsigned long long t = 0;
+
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL || (p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* after the name: state (3) ... starttime (22) */
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+		   "%*d %llu",
+		   &t) != 1)
+		return 0;
+	return t;
+}
+
+char *container_root_fuse_id(const struct container_root *r)
+{
+	if (r->fuse_pid <= 0)
+		return NULL;
+	return xasprintf("%d %llu\n", (int)r->fuse_pid, start_time_of(r->fuse_pid));
+}
+
+void container_root_fuse_kill(const char *fuse_id)
+{
+	unsigned long long started = 0;
+	int pid = 0;
+
+	/* the same process still, not another that got its pid */
+	if (fuse_id != NULL && sscanf(fuse_id, "%d %llu", &pid, &started) == 2 && pid > 0 &&
+	    started != 0 && start_time_of(pid) == started)
+		kill(pid, SIGKILL);
+}
+
 void container_root_release(struct container_root *r)
 {
-	if (r->fuse_pid > 0) {
+	if (r->fuse_pid > 0 && !r->outlives_task) {
 		kill(r->fuse_pid, SIGKILL);
 		proc_wait(r->fuse_pid, NULL);
 	}

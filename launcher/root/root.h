@@ -26,6 +26,7 @@ struct container_root {
 	char *upper, *work;	  /* <dir>/upper, <dir>/work */
 	char *saving;		  /* <dir>/saving: a read-only view of them, for saving */
 	pid_t fuse_pid;		  /* fuse-overlayfs, a child of ours, or 0 */
+	bool outlives_task;	  /* shared mode: fuse-overlayfs serves the step's container */
 	bool mounted;
 };
 
@@ -35,6 +36,14 @@ struct container_root {
  */
 void container_root_init(struct container_root *r, const struct oci_conf *conf, const char *lower,
 			 const char *dir);
+
+/*
+ * Shared mode: where fuse-overlayfs serves the step's container, it must outlive the task
+ * that started it; fuse_kill ends it when the step's container goes (fuse_id: what
+ * fuse_identify wrote, pid and start time).
+ */
+char *container_root_fuse_id(const struct container_root *r);
+void container_root_fuse_kill(const char *fuse_id);
 
 /* The path the runtime gets as root.path. */
 const char *container_root_path(const struct container_root *r);
