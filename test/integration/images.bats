@@ -375,8 +375,12 @@ no_escapes() {
 
 @test "images: the tasks of a step on a node share one squashfs mount" {
 	# each task's root is an overlay of its own on the step's one squashfuse mount
+	# shellcheck disable=SC2016 # expanded by the container's shell
 	run_split as_user srun -n 4 --container="$F/scratch/img.sqsh" sh -c \
-		'sleep 1; cat /proc/[0-9]*/comm 2>/dev/null | grep -c "^squashfuse$"'
+		'sleep 1; for p in /proc/[0-9]*; do
+			[ "$(cat $p/comm 2>/dev/null)" = squashfuse ] &&
+				tr "\0" " " <$p/cmdline | grep -q "/$SLURM_JOB_ID.$SLURM_STEP_ID/" && echo $p
+		done | wc -l'
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf '1\n1\n1\n1')" ]
 	[ "$(node_fuse_mounts)" -eq 0 ]
