@@ -396,7 +396,7 @@ static int run_joined(struct launch *l, const struct join_target *target, int *w
 				strerror(errno));
 			_exit(127);
 		}
-		join_exec(target, json_object_get(l->spec, "process"));
+		join_exec(target, l->spec);
 	}
 	if (proc_wait(pid, wstatus) < 0)
 		return oci_error_make(err, errno, "waiting for the task in the container");
