@@ -75,6 +75,16 @@ static int check_save(struct launch *l, oci_error_t *err)
 	unsigned long nodes = step_count(l->task, "SLURM_STEP_NUM_NODES");
 	char *path = l->settings.save;
 
+	if (path[0] != '/') {
+		if (l->task->cwd == NULL || l->task->cwd[0] != '/')
+			return oci_error_make(err, 0,
+					      "--container-save=%s: a relative path, and the task "
+					      "has no working directory",
+					      path);
+		l->settings.save = path_join(l->task->cwd, path);
+		free(path);
+		path = l->settings.save;
+	}
 	if (l->conf->root_overlay == ROOT_OVERLAY_OFF)
 		return oci_error_make(err, 0,
 				      "--container-save needs the container's root on an overlay "
@@ -91,15 +101,6 @@ static int check_save(struct launch *l, oci_error_t *err)
 			"--container-save: the step's %lu tasks run a container each, "
 			"which would all save to %s: use --container-shared, or one task",
 			tasks, path);
-	if (path[0] != '/') {
-		if (l->task->cwd == NULL || l->task->cwd[0] != '/')
-			return oci_error_make(err, 0,
-					      "--container-save=%s: a relative path, and the task "
-					      "has no working directory",
-					      path);
-		l->settings.save = path_join(l->task->cwd, path);
-		free(path);
-	}
 	return 0;
 }
 

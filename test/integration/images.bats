@@ -292,6 +292,7 @@ no_escapes() {
 	run_split as_user srun --container="$IMG:device" ls -A /devs
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
+	cat "$CACHE/unpack.log" >&2 # shown if it fails
 	grep -q "devices_skipped=1" "$CACHE/unpack.log"
 }
 

@@ -9,6 +9,7 @@ MINE="$F/scratch/save-mine" # a root filesystem that belongs to the test user
 
 setup_file() {
 	write_config
+	mkdir -p "$F/scratch"
 	rm -rf "$MINE"
 	cp -a "$F/rootfs-only" "$MINE"
 	chown -R "$SPANK_OCI_TEST_USER:" "$MINE"
