@@ -22,6 +22,14 @@ teardown() {
 	done
 }
 
+# kill_tree PID: SIGKILL to PID and its descendants, stopped first so none escapes.
+kill_tree() {
+	local child
+	kill -STOP "$1" 2>/dev/null || true
+	for child in $(pgrep -P "$1"); do kill_tree "$child"; done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
 @test "dirs: another user's directory under the old default names stops no container task" {
 	# anyone could make the names the defaults once were, before the user's first step
 	rm -rf "/dev/shm/spank-oci-$TEST_UID" "/tmp/spank-oci-images-$TEST_UID"
@@ -53,7 +61,7 @@ teardown() {
 	rm -rf "/dev/shm/spank-oci-$TEST_UID"
 	runuser -u "$SQUATTER" -- mkdir -m 0700 "/dev/shm/spank-oci-$TEST_UID"
 	# the component at fault, not the whole path (/dev/shm/spank-oci-<uid>/<job>.<step>)
-	assert_refused "spank-oci: /dev/shm/spank-oci-$TEST_UID belongs to uid $(id -u "$SQUATTER"), not to you: refusing to use it" \
+	assert_refused "spank-oci: *: /dev/shm/spank-oci-$TEST_UID belongs to uid $(id -u "$SQUATTER"), not to you: refusing to use it" \
 		as_user srun --container="$F/bundle" touch "$WORK/marker"
 	[[ "$stderr" != *"/dev/shm/spank-oci-$TEST_UID/"* ]]
 	[ ! -e "$WORK/marker" ]
@@ -97,9 +105,11 @@ teardown() {
 	}
 	# the task's files are under the node's name
 	[ -d "$spool/$NODE/$job.0" ]
-	# the task dies as Slurm's SIGKILL after KillWait ends one whose cleanup hangs: what its
-	# container left is the sweep's to remove
-	pkill -KILL -u "$SPANK_OCI_TEST_USER" -x spank-oci-task
+	# the task dies with its container as a step's processes do when its cleanup hangs past
+	# KillWait (proctrack/cgroup's SIGKILL to them all): what they left is the sweep's
+	task="$(pgrep -u "$SPANK_OCI_TEST_USER" -x spank-oci-task)"
+	[ -n "$task" ]
+	kill_tree "$task"
 	scancel "$job"
 	wait_job "$job"
 	# shellcheck disable=SC2016 # expanded by wait_until
