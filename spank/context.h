@@ -35,8 +35,9 @@ struct plugin_context {
 	char *step_error; /* why the step's per-user directories could not be made, likewise */
 	/*
 	 * The node's name as Slurm gives it to the tasks (SLURMD_NODENAME of their
-	 * environment): each container task writes it here, slurm_spank_exit reads it. The
-	 * step's own environment, all exit sees, has srun's (the batch host's in a batch job).
+	 * environment), which their %n expanded to: each container task writes it here,
+	 * slurm_spank_exit reads it rather than guess it from the step's environment (srun's)
+	 * or the host name.
 	 */
 	int node_pipe[2];
 };

@@ -118,7 +118,7 @@ static enum step_kind step_container(spank_t sp, char **bundle, spank_err_t *why
 
 /*
  * The node's name as Slurm knows it (SLURMD_NODENAME), else the short host name. Right in
- * a task (slurmstepd sets it there); in slurm_spank_exit it is srun's: see node_told.
+ * a task (slurmstepd sets it there); slurm_spank_exit uses the tasks' (node_told).
  */
 static void node_name(spank_t sp, char *buf, size_t len)
 {
