@@ -84,8 +84,8 @@ kill_tree() {
 }
 
 # %n is the node's name as Slurm gives it to the tasks. In a batch job, srun's environment
-# (all slurm_spank_exit sees of the step's) holds SLURMD_NODENAME of the batch host, which
-# on the job's other nodes is not theirs: the script sets it to such a name, as there.
+# holds SLURMD_NODENAME of the batch host, which on the job's other nodes is not theirs: the
+# script sets it to such a name, as there. The sweep must use the tasks' name all the same.
 @test "dirs: %n in ContainerPath: the sweep after a batch job's step finds what a killed task left" {
 	spool="$WORK/nspool"
 	rm -rf "$spool"
