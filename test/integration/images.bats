@@ -313,7 +313,7 @@ no_escapes() {
 	exec 7>&-
 	wait || true
 	# no image in the cache, only the half unpack
-	[ -z "$(find "$CACHE" -maxdepth 1 -name '[0-9a-f]*' -type d)" ]
+	[ -z "$(find "$CACHE" -mindepth 1 -maxdepth 1 -name '[0-9a-f]*' -type d)" ]
 	empty_dir "$SPOOL" # the CLI was killed: there is no Slurm step to sweep its files
 	# a later run unpacks it whole and removes the half one
 	rm "$blob" && cp "$F/scratch/layer.real" "$blob" && chmod a+r "$blob"
