@@ -18,6 +18,8 @@
 #include "launcher/launch.h"
 #include "launcher/supervise.h"
 #include "launcher/task.h"
+#include "launcher/userdirs.h"
+#include "common/xalloc.h"
 #include "common/proc.h"
 #include "common/stop.h"
 
@@ -56,7 +58,9 @@ static const char usage_run[] =
 	"\n"
 	"Runs CMD in B with the configured runtime, as a Slurm task would, outside Slurm.\n"
 	"Exits with the container's status (or dies by the same signal). Outside Slurm %%j\n"
-	"is 0, which no Slurm job has, %%s is the pid of spank-oci and %%t is 0.\n";
+	"is 0, which no Slurm job has, %%s is the pid of spank-oci and %%t is 0. The default\n"
+	"ContainerPath lies in " SPANK_OCI_RUN_DIR "/<uid>, which slurmstepd makes at your first\n"
+	"container step on the node; until then $XDG_RUNTIME_DIR/spank-oci/%%j.%%s replaces it.\n";
 
 static const char usage_cache[] =
 	"usage: spank-oci cache list [--config FILE]\n"
@@ -222,6 +226,48 @@ static const char *env_getter(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/* "%s does not exist: ..." for a user's own directory that only slurmstepd makes. */
+static int no_userdir(const char *dir, const char *instead, oci_error_t *err)
+{
+	return oci_error_make(err, 0,
+			      "%s does not exist: slurmstepd makes it when a container step of "
+			      "yours starts on this node; outside Slurm set %s",
+			      dir, instead);
+}
+
+/*
+ * Outside Slurm nobody makes the user's own directory the default ContainerPath lies in
+ * (slurmstepd makes it, as root, at a container step's start): $XDG_RUNTIME_DIR/spank-oci
+ * (the user's, made at login) takes its place, else run says what to do.
+ */
+static int cli_container_path(struct oci_conf *conf, bool need, oci_error_t *err)
+{
+	cleanup_free char *missing =
+		userdirs_missing(conf->container_path, SPANK_OCI_RUN_DIR, getuid());
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char *path, *p;
+
+	if (missing == NULL)
+		return 0;
+	if (xdg == NULL || xdg[0] != '/')
+		return need ? no_userdir(missing,
+					 "XDG_RUNTIME_DIR, or ContainerPath in a configuration "
+					 "of your own (--config)",
+					 err)
+			    : 0;
+	/* a pattern: % in the directory's name stays itself */
+	p = path = xmalloc(2 * strlen(xdg) + sizeof("/spank-oci/%j.%s"));
+	for (const char *c = xdg; *c != '\0'; c++) {
+		if (*c == '%')
+			*p++ = '%';
+		*p++ = *c;
+	}
+	strcpy(p, "/spank-oci/%j.%s");
+	free(conf->container_path);
+	conf->container_path = path;
+	return 0;
+}
+
 /* Prints the config.json the task would get. */
 static int print_spec(const struct oci_conf *conf, const struct oci_task *task, const char *bundle,
 		      oci_error_t *err)
@@ -267,7 +313,7 @@ static int cmd_spec_or_run(int argc, char **argv, bool run)
 	oci_options_init(&options);
 	if (self_task(&task, &cli, cwd, sizeof(cwd), node, sizeof(node), &err) < 0 ||
 	    oci_options_from_env(&options, env_getter, NULL, &err) < 0 ||
-	    oci_conf_load(cli.config, &conf, &err) < 0) {
+	    oci_conf_load(cli.config, &conf, &err) < 0 || cli_container_path(conf, run, &err) < 0) {
 		fail(NULL, err);
 		goto out;
 	}
@@ -371,6 +417,17 @@ static int cmd_cache(int argc, char **argv)
 	if (pattern_expand_word(conf->image_cache, &vars, &dir, &err) < 0) {
 		oci_conf_free(conf);
 		return fail("ImageCache", err);
+	}
+	if (strcmp(action, "add") == 0) {
+		cleanup_free char *missing =
+			userdirs_missing(conf->image_cache, SPANK_OCI_CACHE_DIR, getuid());
+
+		if (missing != NULL) {
+			no_userdir(missing, "ImageCache in a configuration of your own (--config)",
+				   &err);
+			oci_conf_free(conf);
+			return fail(NULL, err);
+		}
 	}
 	if (strcmp(action, "add") == 0) {
 		const struct cache_limits limits = cache_limits_of(conf);

@@ -13,40 +13,61 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
-static int check_component(int fd, const char *path, bool last, oci_error_t *err)
+/* Whether the directory fd (at where, a prefix of the path being made) may be used. */
+static int check_component(int fd, const char *where, bool last, oci_error_t *err)
 {
 	struct stat st;
 	uid_t me = geteuid();
 
 	if (fstat(fd, &st) < 0)
-		return oci_error_make(err, errno, "%s", path);
+		return oci_error_make(err, errno, "%s", where);
 	if (st.st_uid != me && st.st_uid != 0)
 		return oci_error_make(err, 0,
-				      "%s belongs to uid %u, not to you: refusing to use it", path,
+				      "%s belongs to uid %u, not to you: refusing to use it", where,
 				      (unsigned)st.st_uid);
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
 		return oci_error_make(err, 0,
 				      "%s is writable by others and not sticky: refusing to use it",
-				      path);
+				      where);
 	if (last && (st.st_uid != me || (st.st_mode & 077) != 0))
 		return oci_error_make(
 			err, 0,
 			"%s must be a directory of yours with mode 0700: refusing to use "
 			"it",
-			path);
+			where);
 	return 0;
+}
+
+/* The directory name in dir (at where), opened O_PATH; root's own symlinks are followed. */
+static int open_component(int dir, const char *name, const char *where, oci_error_t *err)
+{
+	struct stat st;
+	int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0 || (errno != ENOTDIR && errno != ELOOP))
+		return fd >= 0 ? fd : oci_error_make(err, errno, "%s", where);
+	/* a symlink: only root's own (like /var/run) is followed */
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return oci_error_make(err, ENOTDIR, "%s", where);
+	if (st.st_uid != 0)
+		return oci_error_make(
+			err, 0, "%s is a symlink not owned by root: refusing to follow it", where);
+	fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0 ? fd : oci_error_make(err, errno, "%s", where);
 }
 
 int fs_mkdir_private(const char *path, oci_error_t *err)
 {
-	cleanup_free char *copy = strdup(path);
+	cleanup_free char *copy = strdup(path), *where = NULL;
 	cleanup_close int dir = -1;
 	char *save = NULL, *name;
+	size_t len = 0;
 
 	if (copy == NULL)
 		return oci_error_make(err, ENOMEM, "%s", path);
 	if (path[0] != '/')
 		return oci_error_make(err, 0, "%s is not an absolute path", path);
+	where = xmalloc(strlen(path) + 2);
 	dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return oci_error_make(err, errno, "/");
@@ -55,30 +76,16 @@ int fs_mkdir_private(const char *path, oci_error_t *err)
 		char *next = strtok_r(NULL, "/", &save);
 		int fd;
 
+		/* where: the path up to this component, which errors name */
+		len += (size_t)sprintf(where + len, "/%s", name);
 		if (mkdirat(dir, name, 0700) < 0 && errno != EEXIST)
-			return oci_error_make(err, errno, "cannot create %s in %s", name, path);
-		fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
-			/* a symlink: only root's own (like /var/run) is followed */
-			struct stat st;
-			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISLNK(st.st_mode)) {
-				if (st.st_uid != 0)
-					return oci_error_make(
-						err, 0,
-						"%s: a component is a symlink not owned "
-						"by root",
-						path);
-				fd = openat(dir, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			} else {
-				errno = ENOTDIR;
-			}
-		}
+			return oci_error_make(err, errno, "cannot create %s", where);
+		fd = open_component(dir, name, where, err);
 		if (fd < 0)
-			return oci_error_make(err, errno, "%s", path);
+			return -1;
 		close(dir);
 		dir = fd;
-		if (check_component(dir, path, next == NULL, err) < 0)
+		if (check_component(dir, where, next == NULL, err) < 0)
 			return -1;
 		name = next;
 	}

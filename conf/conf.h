@@ -12,8 +12,15 @@
 #include "conf/mounts.h"
 
 #define SPANK_OCI_DEFAULT_CONFIG "/etc/slurm/spank-oci.conf"
-#define SPANK_OCI_DEFAULT_CONTAINER_PATH "/dev/shm/spank-oci-%U/%j.%s"
-#define SPANK_OCI_DEFAULT_IMAGE_CACHE "/tmp/spank-oci-images-%U"
+/*
+ * Root-owned parents of the users' own directories <parent>/<uid>, which slurmstepd makes
+ * (launcher/userdirs.h): no other user can take those names, as anyone can in /dev/shm
+ * or /tmp. The defaults of ContainerPath and ImageCache lie in them.
+ */
+#define SPANK_OCI_RUN_DIR "/run/spank-oci"
+#define SPANK_OCI_CACHE_DIR "/var/cache/spank-oci"
+#define SPANK_OCI_DEFAULT_CONTAINER_PATH SPANK_OCI_RUN_DIR "/%U/%j.%s"
+#define SPANK_OCI_DEFAULT_IMAGE_CACHE SPANK_OCI_CACHE_DIR "/%U"
 
 enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };
 enum remap_root { REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO };

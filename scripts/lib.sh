@@ -24,7 +24,10 @@ cluster_env() {
 # (scripts/cluster start adds the subordinate ids and the user without them); this tree
 # reachable by that user, who loads build/spank_oci.so and runs build/spank-oci from it;
 # the fixtures (scripts/make-fixtures, which says so on stdout); an empty working
-# directory D/work for the user, and none of the user's per-step files left from before.
+# directory D/work for the user; the user's own directories that slurmstepd makes at a
+# container step's start (/run/spank-oci/<uid>, /var/cache/spank-oci/<uid>), made empty
+# as it makes them (spank-oci outside Slurm, as the tests run it first, needs them): none
+# of the user's per-step files or images left from before.
 node_setup() {
 	local dir=$REPO
 	mkdir -p "$SPANK_OCI_CLUSTER_DIR"
@@ -37,8 +40,16 @@ node_setup() {
 	done
 	chmod -R o+rX "$REPO/build"
 	"$REPO/scripts/make-fixtures" "$SPANK_OCI_CLUSTER_DIR/fixtures"
-	rm -rf "$SPANK_OCI_CLUSTER_DIR/work" "/dev/shm/spank-oci-$(id -u "$SPANK_OCI_TEST_USER")"
+	local uid parent
+	uid=$(id -u "$SPANK_OCI_TEST_USER")
+	rm -rf "$SPANK_OCI_CLUSTER_DIR/work" "/dev/shm/spank-oci-$uid" "/tmp/spank-oci-images-$uid"
 	install -d -o "$SPANK_OCI_TEST_USER" -m 0755 "$SPANK_OCI_CLUSTER_DIR/work"
+	for parent in /run/spank-oci /var/cache/spank-oci; do
+		install -d -o root -g root -m 0755 "$parent"
+		rm -rf "${parent:?}/$uid"
+		install -d -o "$SPANK_OCI_TEST_USER" -g "$(id -g "$SPANK_OCI_TEST_USER")" -m 0700 \
+			"$parent/$uid"
+	done
 }
 
 # fuse_for_users: squashfs images are mounted by the job's user: /dev/fuse as Debian's udev

@@ -32,6 +32,14 @@ struct plugin_context {
 	/* slurmstepd */
 	struct oci_conf *conf;
 	char *conf_error; /* why the config could not be loaded, told to container tasks */
+	char *step_error; /* why the step's per-user directories could not be made, likewise */
+	/*
+	 * The node's name as Slurm gives it to the tasks (SLURMD_NODENAME of their
+	 * environment), which their %n expanded to: each container task writes it here,
+	 * slurm_spank_exit reads it rather than guess it from the step's environment (srun's)
+	 * or the host name.
+	 */
+	int node_pipe[2];
 };
 
 extern struct plugin_context context;
@@ -46,7 +54,8 @@ int options_register(spank_t sp);
 int options_client_check(void);
 int options_for_task(spank_t sp, char **env, struct oci_options *out, oci_error_t *err);
 
-/* slurmstepd side: the task becomes the container. */
+/* slurmstepd side: the step's directories, then the task becomes the container. */
+int remote_step_init(spank_t sp);
 int remote_task_init(spank_t sp);
 int remote_exit(spank_t sp);
 

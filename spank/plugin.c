@@ -5,12 +5,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "spank/context.h"
 
 /* Slurm looks these symbols up: everything else stays hidden. */
-struct plugin_context context = {.ctx = S_CTX_ERROR};
+struct plugin_context context = {.ctx = S_CTX_ERROR, .node_pipe = {-1, -1}};
 
 #pragma GCC visibility push(default)
 SPANK_PLUGIN(spank_oci, 1);
@@ -78,6 +79,8 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 			return -1;
 		return client_post_opt(sp);
 	}
+	if (context.ctx == S_CTX_REMOTE)
+		return remote_step_init(sp);
 	return 0;
 }
 
@@ -94,9 +97,16 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	(void)av;
 	if (context.ctx == S_CTX_REMOTE)
 		remote_exit(sp);
+	for (int i = 0; i < 2; i++) {
+		if (context.node_pipe[i] >= 0)
+			close(context.node_pipe[i]);
+		context.node_pipe[i] = -1;
+	}
 	oci_conf_free(context.conf);
 	context.conf = NULL;
 	free(context.conf_error);
+	free(context.step_error);
+	context.step_error = NULL;
 	free(context.config_path);
 	free(context.inherited_container);
 	oci_options_release(&context.options);

@@ -1,9 +1,12 @@
 /*
- * slurmstepd: in slurm_spank_task_init (the task's own process, already the job's
- * user) the task becomes the container; in slurm_spank_exit (root) whatever a killed
- * task left behind is removed, as the user.
+ * slurmstepd: in slurm_spank_init_post_opt (root, before the tasks are forked) the
+ * user's own directories are made; in slurm_spank_task_init (the task's own process,
+ * already the job's user) the task becomes the container; in slurm_spank_exit (root)
+ * whatever a killed task left behind is removed, as the user.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -21,6 +24,7 @@
 #include "launcher/launch.h"
 #include "launcher/supervise.h"
 #include "launcher/task.h"
+#include "launcher/userdirs.h"
 #include "common/proc.h"
 #include "common/stop.h"
 #include "spank/context.h"
@@ -112,12 +116,103 @@ static enum step_kind step_container(spank_t sp, char **bundle, spank_err_t *why
 	return STEP_UNREADABLE;
 }
 
-/* The node's name as Slurm knows it (SLURMD_NODENAME), else the short host name. */
+/*
+ * The node's name as Slurm knows it (SLURMD_NODENAME), else the short host name. Right in
+ * a task (slurmstepd sets it there); slurm_spank_exit uses the tasks' (node_told).
+ */
 static void node_name(spank_t sp, char *buf, size_t len)
 {
 	if (spank_getenv(sp, "SLURMD_NODENAME", buf, (int)len) == ESPANK_SUCCESS && buf[0])
 		return;
 	task_node_name(buf, len);
+}
+
+/*
+ * A container step: the users' own directories its patterns lie in are made (as root,
+ * before the tasks start), and the pipe by which its tasks tell the node's name to
+ * slurm_spank_exit. What fails is told to the tasks, which then fail with it.
+ */
+int remote_step_init(spank_t sp)
+{
+	cleanup_free char *bundle = NULL;
+	cleanup_error oci_error_t err = NULL;
+	spank_err_t why = ESPANK_SUCCESS;
+	uint32_t job_id = 0, step_id = 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (context.conf == NULL || step_container(sp, &bundle, &why) == STEP_ON_HOST)
+		return 0;
+	if (pipe2(context.node_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		slurm_error(SPANK_OCI_PREFIX "pipe: %s", strerror(errno));
+		context.node_pipe[0] = context.node_pipe[1] = -1;
+	}
+	spank_get_item(sp, S_JOB_ID, &job_id);
+	spank_get_item(sp, S_JOB_STEPID, &step_id);
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+	    spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS)
+		oci_error_make(&err, 0, "the step has no user");
+	else
+		userdirs_make_for(context.conf, uid, gid, &err);
+	if (err != NULL) {
+		context.step_error = xstrdup(oci_error_text(err));
+		slurm_error(SPANK_OCI_PREFIX "job %u step %u (uid %u): %s", job_id, step_id,
+			    (unsigned)uid, context.step_error);
+	}
+	return 0;
+}
+
+/* In a container task: tells slurm_spank_exit the node's name (one line, atomic). */
+static void tell_node(const char *node)
+{
+	cleanup_free char *line = xasprintf("%s\n", node);
+
+	if (context.node_pipe[1] >= 0) {
+		/* EAGAIN when full (thousands of tasks): the first ones said it */
+		ssize_t n = write(context.node_pipe[1], line, strlen(line));
+		(void)n;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (context.node_pipe[i] >= 0)
+			close(context.node_pipe[i]);
+		context.node_pipe[i] = -1;
+	}
+}
+
+/*
+ * In slurm_spank_exit: the node name the step's container tasks used (their %n), as they
+ * told it. False when none of them told it: none started here, so none left anything.
+ * Without the pipe (it could not be made) the name is guessed as before.
+ */
+static bool node_told(spank_t sp, char *buf, size_t len)
+{
+	ssize_t n;
+	char *nl;
+
+	if (context.node_pipe[0] < 0) {
+		node_name(sp, buf, len);
+		return true;
+	}
+	close(context.node_pipe[1]);
+	context.node_pipe[1] = -1;
+	n = read(context.node_pipe[0], buf, len - 1);
+	close(context.node_pipe[0]);
+	context.node_pipe[0] = -1;
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl == NULL)
+		return false;
+	*nl = '\0';
+	/* a name, as the tasks wrote it: nothing that leaves a path component */
+	if (buf[0] == '\0' || strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0)
+		return false;
+	for (const char *c = buf; *c != '\0'; c++) {
+		if (!isgraph((unsigned char)*c) || *c == '/')
+			return false;
+	}
+	return true;
 }
 
 int remote_task_init(spank_t sp)
@@ -141,6 +236,9 @@ int remote_task_init(spank_t sp)
 		return 0;
 	prctl(PR_SET_NAME, TASK_PROCESS_NAME, 0, 0, 0);
 	stop_catch(); /* whatever slurmstepd left: SIGTERM stops the setup, cleanly */
+	/* before anything of the container exists: the sweep finds it by this name */
+	node_name(sp, node, sizeof(node));
+	tell_node(node);
 	proc_close_exec_fds();
 	spank_get_item(sp, S_JOB_UID, &task.uid);
 	spank_get_item(sp, S_JOB_GID, &task.gid);
@@ -161,13 +259,14 @@ int remote_task_init(spank_t sp)
 	if (context.conf == NULL)
 		task_fail(&task, "%s",
 			  context.conf_error ? context.conf_error : "no configuration");
+	if (context.step_error != NULL)
+		task_fail(&task, "%s", context.step_error);
 	if (options_for_task(sp, env, &options, &err) < 0)
 		task_fail(&task, "%s", oci_error_text(err));
 	task.options = &options;
 	pw = getpwuid(task.uid);
 	if (pw == NULL)
 		task_fail(&task, "no passwd entry for uid %u", (unsigned)task.uid);
-	node_name(sp, node, sizeof(node));
 	task.user = pw->pw_name;
 	task.home = pw->pw_dir;
 	task.node = node;
@@ -257,7 +356,8 @@ int remote_exit(spank_t sp)
 	    pw == NULL)
 		return 0;
 	kill_step_leftovers(vars.job_id, vars.step_id);
-	node_name(sp, node, sizeof(node));
+	if (!node_told(sp, node, sizeof(node)))
+		return 0;
 	vars.node = node;
 	vars.user = pw->pw_name;
 	snprintf(home, sizeof(home), "HOME=%s", pw->pw_dir);

@@ -13,13 +13,22 @@ F="$SPANK_OCI_CLUSTER_DIR/fixtures"
 CONFIG="$SPANK_OCI_CLUSTER_DIR/spank-oci.conf"
 WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory
 TEST_UID="$(id -u "$SPANK_OCI_TEST_USER")"
-SPOOL="/dev/shm/spank-oci-$TEST_UID"
+# the user's own directories that slurmstepd makes (scripts/lib.sh's node_setup too): the
+# default ContainerPath's (the steps' %m are in it) and the default ImageCache
+SPOOL="/run/spank-oci/$TEST_UID"
+CACHE="/var/cache/spank-oci/$TEST_UID"
 
 # Runs a command as the test user, in $WORK, with the cluster's configuration, as a
 # process of the test node (scripts/node-ns: what crun needs on this hybrid host).
 as_user() {
 	(cd "$WORK" && "$REPO/scripts/node-ns" runuser -u "$SPANK_OCI_TEST_USER" -- \
 		env SLURM_CONF="$SLURM_CONF" PATH=/usr/local/bin:/usr/bin:/bin "$@")
+}
+
+# empty_dir DIR: removes what DIR holds and keeps DIR, a user's own directory (SPOOL,
+# CACHE) that only slurmstepd makes: spank-oci outside Slurm could not make it again.
+empty_dir() {
+	find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
 }
 
 # Like bats' run, but keeps stderr apart: $output is stdout, $stderr is stderr.

@@ -6,7 +6,6 @@
 load common
 
 MATRIX="$SPANK_OCI_CLUSTER_DIR/fault-matrix.txt"
-CACHE="/tmp/spank-oci-images-$TEST_UID"
 ENDLESS="$F/scratch/endless-img"
 SLURMD_LOG="$SPANK_OCI_CLUSTER_DIR/slurm/slurmd.log"
 
@@ -26,7 +25,8 @@ teardown() {
 # huge layer): its unpack never ends. The feeder's pid is in FEEDER (killed by teardown).
 endless_image() {
 	local manifest layer blob
-	rm -rf "$ENDLESS" "$CACHE"
+	rm -rf "$ENDLESS"
+	empty_dir "$CACHE"
 	mkdir -p "$F/scratch"
 	cp -a "$F/layout" "$ENDLESS"
 	manifest="$(jq -r '.manifests[0].digest' "$ENDLESS/index.json" | cut -d: -f2)"

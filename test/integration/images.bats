@@ -6,7 +6,6 @@ load common
 
 CLI="$REPO/build/spank-oci"
 IMG="$F/scratch/layout"
-CACHE="/tmp/spank-oci-images-$TEST_UID"
 
 # A tar layer made by python's tarfile from a list of (name, kind, data/target, mode).
 make_layer() {
@@ -108,7 +107,7 @@ setup_file() {
 	umoci config --image "$IMG:base" --tag ep --config.entrypoint /bin/echo \
 		--config.entrypoint from-entrypoint >/dev/null
 	chmod -R a+rX "$F/scratch"
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 }
 
 # The squashfuse mounts on the test node (slurmd's mount namespace: scripts/node-ns).
@@ -150,7 +149,8 @@ no_escapes() {
 }
 
 @test "images: a blob that does not match its digest is refused, nothing is cached" {
-	rm -rf "$F/scratch/bad-img" "$CACHE"
+	rm -rf "$F/scratch/bad-img"
+	empty_dir "$CACHE"
 	cp -a "$IMG" "$F/scratch/bad-img"
 	manifest="$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="multi") | .digest' "$IMG/index.json" | cut -d: -f2)"
 	layer="$(jq -r '.layers[-1].digest' "$IMG/blobs/sha256/$manifest" | cut -d: -f2)"
@@ -170,7 +170,8 @@ no_escapes() {
 
 @test "images: an unpack that takes over a second reports its progress" {
 	# the layer blob is a FIFO this test feeds slowly: a third, a pause, the rest
-	rm -rf "$F/scratch/slow-img" "$CACHE"
+	rm -rf "$F/scratch/slow-img"
+	empty_dir "$CACHE"
 	cp -a "$IMG" "$F/scratch/slow-img"
 	manifest="$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="base") | .digest' "$IMG/index.json" | cut -d: -f2)"
 	layer="$(jq -r '.layers[0].digest' "$IMG/blobs/sha256/$manifest" | cut -d: -f2)"
@@ -222,7 +223,7 @@ no_escapes() {
 }
 
 @test "images: 4 tasks on a node unpack the image once, and a second step reuses it" {
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 	run_split as_user srun -n 4 --container="$IMG:multi" sh -c 'cat /opq/upper-file; echo'
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf 'upper\nupper\nupper\nupper')" ]
@@ -238,7 +239,7 @@ no_escapes() {
 }
 
 @test "images: spank-oci cache add unpacks once and prints the rootfs, which a step reuses" {
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 	run_split as_user "$CLI" cache add --config "$CONFIG" "$IMG:multi"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "$CACHE/"*"/rootfs" ]]
@@ -298,7 +299,8 @@ no_escapes() {
 
 @test "images: an unpack killed midway leaves no half image that a later step would use" {
 	# the layer blob is a FIFO this test feeds: half a layer, then the unpacker is killed
-	rm -rf "$F/scratch/fifo-img" "$CACHE"
+	rm -rf "$F/scratch/fifo-img"
+	empty_dir "$CACHE"
 	cp -a "$IMG" "$F/scratch/fifo-img"
 	layer="$(jq -r '.layers[0].digest' "$F/scratch/fifo-img/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]=="base") | .digest' "$IMG/index.json" | cut -d: -f2)" | cut -d: -f2)"
 	blob="$F/scratch/fifo-img/blobs/sha256/$layer"
@@ -312,8 +314,8 @@ no_escapes() {
 	exec 7>&-
 	wait || true
 	# no image in the cache, only the half unpack
-	[ -z "$(find "$CACHE" -maxdepth 1 -name '[0-9a-f]*' -type d)" ]
-	rm -rf "$SPOOL" # the CLI was killed: there is no Slurm step to sweep its files
+	[ -z "$(find "$CACHE" -mindepth 1 -maxdepth 1 -name '[0-9a-f]*' -type d)" ]
+	empty_dir "$SPOOL" # the CLI was killed: there is no Slurm step to sweep its files
 	# a later run unpacks it whole and removes the half one
 	rm "$blob" && cp "$F/scratch/layer.real" "$blob" && chmod a+r "$blob"
 	run_split as_user "$CLI" run --config "$CONFIG" --bundle "$F/scratch/fifo-img:base" -- cat /etc/os-release
@@ -323,7 +325,7 @@ no_escapes() {
 }
 
 @test "images: spank-oci cache list and prune; an image in use is never removed" {
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 	as_user srun --container="$IMG:base" true
 	start_and_wait "$WORK/in-use" \
 		as_user srun --container="$IMG:multi" sh -c 'echo started; sleep 300'
@@ -346,7 +348,7 @@ no_escapes() {
 }
 
 @test "images: ImageCacheSize evicts the least recently used image after an unpack" {
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 	write_config ImageCacheSize=3M # each test image takes about 2 MiB
 	as_user srun --container="$IMG:base" true
 	as_user srun --container="$IMG:setuid" true

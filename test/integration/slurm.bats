@@ -283,7 +283,7 @@ srun --no-container grep ^NAME /etc/os-release")"
 	run_split as_user srun --container="$F/bundle" true
 	[ "$status" -eq 0 ]
 	files="$(cd "$SPOOL" && find . -type f | sort)"
-	rm -rf "$SPOOL"
+	empty_dir "$SPOOL"
 	case $RUNTIME in
 	*-shared) [[ "$files" == *"/shared/config.json"* ]] ;; # the step's container's
 	*) [[ "$files" == *"/task.0/config.json"* ]] ;;

@@ -101,7 +101,8 @@ static void minimal_config_and_defaults(void **state)
 	assert_null(c->runtime_query);
 	/* defaults of everything unset */
 	assert_string_equal(c->container_path, SPANK_OCI_DEFAULT_CONTAINER_PATH);
-	assert_string_equal(c->container_path, "/dev/shm/spank-oci-%U/%j.%s");
+	assert_string_equal(c->container_path, "/run/spank-oci/%U/%j.%s");
+	assert_string_equal(c->image_cache, "/var/cache/spank-oci/%U");
 	assert_int_equal(c->create_env_file, ENV_FILE_DISABLED);
 	assert_null(c->debug_flags);
 	assert_false(c->disable_cleanup);

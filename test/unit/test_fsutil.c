@@ -106,7 +106,9 @@ static void mkdir_private_refuses_foreign_symlink(void **state)
 	if (geteuid() == 0)
 		assert_int_equal(lchown(link, 65534, 65534), 0);
 	assert_int_equal(fs_mkdir_private(path, &err), -1);
-	assert_error_has(err, path);
+	/* the error names the symlink, the component refused, not the whole path */
+	assert_error_has(err, link);
+	assert_false(strstr(oci_error_text(err), path) != NULL);
 	assert_false(path_exists(target));
 }
 
@@ -137,12 +139,48 @@ static void check_mkdir_private_symlink_components(struct dir_fixture *f)
 	assert_mode(target, 0700);
 	/* anybody else's is refused, saying why */
 	assert_int_equal(fs_mkdir_private(foreign_path, &err2), -1);
-	assert_error_has(err2, "a component is a symlink not owned by root");
+	assert_error_has(err2, "is a symlink not owned by root: refusing to follow it");
 }
 
 static void mkdir_private_symlink_components(void **state)
 {
 	check_mkdir_private_symlink_components(*state);
+}
+
+/*
+ * A directory another user made where ours was to be (squatting: /dev/shm/spank-oci-<uid>
+ * made by someone else) is refused, and the error names that directory, not the whole
+ * path: the one to remove is plain to see. (Only root can give a directory away.)
+ */
+static void mkdir_private_names_squatted_component(void **state)
+{
+	struct dir_fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *squat = dir_fixture_at(f, "spank-oci-1000"),
+			  *path = dir_fixture_at(f, "spank-oci-1000/42.0"), *want = NULL;
+
+	if (geteuid() != 0)
+		skip();
+	make_dir(f->dir, "spank-oci-1000", 0700);
+	assert_int_equal(chown(squat, 65534, 65534), 0);
+	assert_int_equal(fs_mkdir_private(path, &err), -1);
+	want = xasprintf("%s belongs to uid 65534, not to you: refusing to use it", squat);
+	assert_string_equal(oci_error_text(err), want);
+	assert_false(path_exists(path));
+}
+
+/* A component that cannot be made is named as far as it goes, not as the whole path. */
+static void mkdir_private_names_component_it_cannot_create(void **state)
+{
+	struct dir_fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *file = dir_fixture_at(f, "file"),
+			  *path = dir_fixture_at(f, "file/spool/42.0"), *want = NULL;
+
+	write_text(file, NULL, "x");
+	assert_int_equal(fs_mkdir_private(path, &err), -1);
+	want = xasprintf("%s: Not a directory", file);
+	assert_string_equal(oci_error_text(err), want);
 }
 
 static void mkdir_private_relative_path(void **state)
@@ -262,6 +300,8 @@ int main(void)
 		T(mkdir_private_accepts_sticky_parent),
 		T(mkdir_private_refuses_foreign_symlink),
 		T(mkdir_private_symlink_components),
+		T(mkdir_private_names_squatted_component),
+		T(mkdir_private_names_component_it_cannot_create),
 		T(mkdir_private_relative_path),
 		T(remove_tree_nested),
 		T(remove_tree_does_not_follow_symlinks),

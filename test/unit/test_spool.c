@@ -97,8 +97,8 @@ static void paths_default_container_path(void **state)
 	(void)state;
 	vars.task_id = 4294967295u;
 	assert_ok(spool_paths(&conf, &vars, &spool, &bundle, &err), err);
-	assert_string_equal(spool, "/dev/shm/spank-oci-1000/12.3");
-	assert_string_equal(bundle, "/dev/shm/spank-oci-1000/12.3/task.4294967295");
+	assert_string_equal(spool, "/run/spank-oci/1000/12.3");
+	assert_string_equal(bundle, "/run/spank-oci/1000/12.3/task.4294967295");
 }
 
 static void paths_error_names_container_path(void **state)
