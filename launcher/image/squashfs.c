@@ -62,7 +62,14 @@ static int run_helper(const char *const *argv, char *const *env, oci_error_t *er
 int squashfs_mount(const char *image, const char *mountpoint, const char *lock_path,
 		   char *const *env, oci_error_t *err)
 {
-	const char *argv[] = {"squashfuse", "-o", "ro", image, mountpoint, NULL};
+	/*
+	 * Its files are shown as the user's: the ids stored in the image (root's, as
+	 * mksquashfs -all-root makes them) are mapped in no task's namespace, where an overlay
+	 * could neither write nor copy them up.
+	 */
+	cleanup_free char *opts = xasprintf("ro,uid=%u,gid=%u", (unsigned)getuid(),
+					    (unsigned)getgid());
+	const char *argv[] = {"squashfuse", "-o", opts, image, mountpoint, NULL};
 	cleanup_close int lock = -1;
 
 	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
