@@ -211,7 +211,7 @@ srun --container='$F/layout:busybox' --container-writable sh -c 'ls /etc/written
 	line="$(grep '^spank-oci: ' <<<"$stderr")"
 	[[ "$line" == "spank-oci: "*"$OWNED/rootfs"*": /bin/false ended with status 1 without mounting" ]]
 	# srun's own lines aside, that is all the task said
-	! grep -q -v -e '^spank-oci: ' -e '^srun: ' <<<"$stderr"
+	[ "$(grep -c -v -e '^spank-oci: ' -e '^srun: ' <<<"$stderr")" -eq 0 ]
 	# teardown: nothing left
 }
 
