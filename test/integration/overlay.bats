@@ -83,13 +83,14 @@ node_sees_no_spool_mounts() {
 	runuser -u "$SPANK_OCI_TEST_USER" -- touch "$HOME_DIR/ov-home-marker"
 	run_split as_user srun --container="$OWNED" --container-mounts="$DATA:/data" \
 		--container-mount-home --container-workdir=/results \
-		sh -c "cat /data/file; ls $HOME_DIR; pwd; echo out >written && cat /results/written; $ROOT_FSTYPE"
+		sh -c "cat /data/file; ls $HOME_DIR; pwd; echo out >written && cat /results/written; $ROOT_FSTYPE; id -u"
 	echo "$output" >&2
 	echo "$stderr" >&2
 	[ "$status" -eq 0 ]
 	[ "$(sed -n 1p <<<"$output")" = data-file ]
 	grep -qx ov-home-marker <<<"$output"
-	[ "$(tail -n 3 <<<"$output")" = "$(printf '/results\nout\noverlay')" ]
+	# the user's own identity (runc: with the subordinate ids)
+	[ "$(tail -n 4 <<<"$output")" = "$(printf '/results\nout\noverlay\n%s' "$TEST_UID")" ]
 	[ -z "$stderr" ]
 	# teardown: the bundle's listing (with mtimes) is unchanged
 }
