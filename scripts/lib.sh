@@ -52,8 +52,9 @@ node_setup() {
 	done
 }
 
-# fuse_for_users: squashfs images are mounted by the job's user: /dev/fuse as Debian's udev
-# rules make it, 0666 (this machine has it 0600).
+# fuse_for_users: squashfs images (squashfuse) and RootOverlay=fuse roots (fuse-overlayfs)
+# are mounted by the job's user: /dev/fuse as Debian's udev rules make it, 0666 (this
+# machine has it 0600).
 fuse_for_users() {
 	[ ! -c /dev/fuse ] || chmod 0666 /dev/fuse
 }

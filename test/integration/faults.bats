@@ -95,13 +95,23 @@ stopped_unpack() {
 	fi
 }
 
-# What is left of the test user's containers: "none", or what was found.
+# The processes that see a mount in the spool (the container's root overlay, a squashfs
+# image): none once the tasks are gone, whatever mount namespace they are in.
+spool_mounts() {
+	grep -lF "$SPOOL" /proc/[0-9]*/mountinfo 2>/dev/null | wc -l
+}
+
+# What is left of the test user's containers: "none", or what was found: processes (a
+# task's user and mount namespace lives only as long as one of its processes), files in
+# the spool (the overlay's upper and work directories included), mounts in the spool seen
+# by any process (the node's included), runtime state.
 leftovers() {
-	local procs files state="" root
+	local procs files mounts state="" root
 	for _ in $(seq 1 100); do
 		procs="$(user_processes | grep -v -e ' srun' -e ' salloc' -e ' sbatch' | wc -l)"
 		files="$(find "$SPOOL" -mindepth 1 2>/dev/null | wc -l)"
-		[ "$procs" -eq 0 ] && [ "$files" -eq 0 ] && break
+		mounts="$(spool_mounts)"
+		[ "$procs" -eq 0 ] && [ "$files" -eq 0 ] && [ "$mounts" -eq 0 ] && break
 		sleep 0.1
 	done
 	# runtime state under any --root a step used
@@ -112,10 +122,10 @@ leftovers() {
 		*/crun) state+="$(runuser -u "$SPANK_OCI_TEST_USER" -- crun --root="$root" list -q)" ;;
 		esac
 	done
-	if [ "$procs" -eq 0 ] && [ "$files" -eq 0 ] && [ -z "$state" ]; then
+	if [ "$procs" -eq 0 ] && [ "$files" -eq 0 ] && [ "$mounts" -eq 0 ] && [ -z "$state" ]; then
 		echo none
 	else
-		echo "$procs processes, $files files, state: ${state:-none}"
+		echo "$procs processes, $files files, $mounts with mounts, state: ${state:-none}"
 	fi
 }
 
@@ -128,6 +138,8 @@ record() {
 	[ "$left" = none ] || {
 		echo "leftovers: $left" >&2
 		user_processes >&2
+		find "$SPOOL" -mindepth 1 >&2 2>/dev/null
+		grep -F "$SPOOL" /proc/[0-9]*/mountinfo >&2
 		return 1
 	}
 	assert_node_idle
@@ -248,4 +260,36 @@ record() {
 	[ "$status" -eq 0 ]
 	[ "$output" = started ]
 	record "double-forked daemon outlives" "exit 0, daemon killed"
+}
+
+@test "faults: scancel while running, the root on fuse-overlayfs" {
+	write_config RootOverlay=fuse
+	start_and_wait "$WORK/f-fuse-scancel" \
+		as_user srun --container="$F/bundle" --container-mounts="$WORK:/data" sh -c 'echo started; sleep 300'
+	[ -n "$(pgrep -u "$SPANK_OCI_TEST_USER" -x fuse-overlayfs)" ]
+	scancel -u "$SPANK_OCI_TEST_USER"
+	wait || true
+	record "scancel, fuse-overlayfs root" "cancelled"
+}
+
+@test "faults: fuse-overlayfs killed under a running container" {
+	write_config RootOverlay=fuse
+	start_and_wait "$WORK/f-fuse-killed" \
+		as_user srun --container="$F/bundle" sh -c 'echo started; sleep 2; ls /bin/sh'
+	pkill -9 -u "$SPANK_OCI_TEST_USER" -x fuse-overlayfs
+	wait || true
+	# the container's root is gone: its next look at it fails (ENOTCONN, or SIGBUS for
+	# what runs from it), and so does the task
+	grep -q 'srun: error: .*task 0: ' "$WORK/f-fuse-killed" || {
+		cat "$WORK/f-fuse-killed" >&2
+		return 1
+	}
+	record "fuse-overlayfs killed" "task failed"
+}
+
+@test "faults: the root overlay cannot be mounted" {
+	write_config RootOverlay=fuse RootOverlayFuse=/bin/false
+	assert_refused "/bin/false ended with status 1 without mounting" \
+		as_user srun --container="$F/bundle" true
+	record "overlay mount fails" "exit $status, one-line error"
 }
