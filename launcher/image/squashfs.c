@@ -67,8 +67,8 @@ int squashfs_mount(const char *image, const char *mountpoint, const char *lock_p
 	 * mksquashfs -all-root makes them) are mapped in no task's namespace, where an overlay
 	 * could neither write nor copy them up.
 	 */
-	cleanup_free char *opts = xasprintf("ro,uid=%u,gid=%u", (unsigned)getuid(),
-					    (unsigned)getgid());
+	cleanup_free char *opts =
+		xasprintf("ro,uid=%u,gid=%u", (unsigned)getuid(), (unsigned)getgid());
 	const char *argv[] = {"squashfuse", "-o", opts, image, mountpoint, NULL};
 	cleanup_close int lock = -1;
 

@@ -1,11 +1,13 @@
 /*
- * launcher/root/mountpoints.c: the mount points made in the container's root before the
- * runtime runs (root_make_mount_points): a directory for every destination of config.json's
- * mounts (an empty file for a bind of a file) and for process.cwd, resolved inside the
- * root as the container sees it; nothing is ever made outside the root.
+ * launcher/root/mountpoints.c: the mount points made in the container's upper layer before
+ * the overlay is mounted (root_make_mount_points): a directory for every destination of
+ * config.json's mounts (an empty file for a bind of a file) and for process.cwd, resolved
+ * inside the image (the lower layer) as the container sees it; nothing is ever made in the
+ * image or outside the upper layer.
  */
 #include "unit.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <libgen.h>
 
@@ -13,7 +15,8 @@
 
 struct fixture {
 	char *dir;
-	char *root;    /* dir/rootfs: the container's root */
+	char *root;    /* dir/rootfs: the image (the overlay's lower layer) */
+	char *upper;   /* dir/upper: where the mount points are made */
 	char *file;    /* dir/source-file: a bind source that is a file */
 	char *outside; /* a name that must appear nowhere outside the root */
 };
@@ -24,6 +27,8 @@ static int setup(void **state)
 
 	f->root = xasprintf("%s/rootfs", f->dir);
 	make_dir(f->dir, "rootfs", 0755);
+	f->upper = xasprintf("%s/upper", f->dir);
+	make_dir(f->dir, "upper", 0755);
 	make_dir(f->root, "etc", 0755);
 	make_dir(f->root, "real", 0755);
 	write_text(f->root, "etc/os-release", "ID=unit\n");
@@ -45,16 +50,41 @@ static int teardown(void **state)
 		rm_tree(p); /* only there when a test failed */
 	}
 	free(f->root);
+	free(f->upper);
 	free(f->file);
 	free(f->outside);
 	dir_fixture_free(f);
 	return 0;
 }
 
-/* rel (absolute in the container) where the mount points land: in the root. */
+/* rel (absolute in the container) where the mount points land: in the upper layer. */
 static char *point(const struct fixture *f, const char *rel)
 {
+	return xasprintf("%s%s", f->upper, rel);
+}
+
+/* rel in the image. */
+static char *in_image(const struct fixture *f, const char *rel)
+{
 	return xasprintf("%s%s", f->root, rel);
+}
+
+/* The image has nothing it did not have (only etc/, real/ and what a test put there). */
+static void assert_image_untouched(const struct fixture *f, const char *const *extra)
+{
+	cleanup_dir DIR *d = opendir(f->root);
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		bool known = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			     strcmp(e->d_name, "etc") == 0 || strcmp(e->d_name, "real") == 0;
+
+		for (size_t i = 0; extra != NULL && extra[i] != NULL && !known; i++)
+			known = strcmp(e->d_name, extra[i]) == 0;
+		if (!known)
+			fail_msg("%s/%s was made in the image", f->root, e->d_name);
+	}
 }
 
 static bool point_is_dir(const struct fixture *f, const char *rel)
@@ -117,7 +147,7 @@ static json_t *spec_of(const char *cwd, ...)
 /* root_make_mount_points on f's root; returns its result, err set on failure. */
 static int make_points(const struct fixture *f, json_t *spec, oci_error_t *err)
 {
-	int rc = root_make_mount_points(f->root, spec, err);
+	int rc = root_make_mount_points(f->root, f->upper, spec, err);
 
 	json_decref(spec);
 	return rc;
@@ -138,6 +168,7 @@ static void mount_points_made_for_mounts_and_cwd(void **state)
 	assert_true(point_is_dir(f, "/a/b/c"));
 	assert_true(point_is_dir(f, "/home/ocitest"));
 	assert_true(point_is_dir(f, "/results/sub"));
+	assert_image_untouched(f, NULL);
 	/* directories the container's user can enter, whatever it is */
 	{
 		cleanup_free char *p = point(f, "/data");
@@ -178,8 +209,8 @@ static void mount_points_keep_what_exists(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *release = point(f, "/etc/os-release");
-	cleanup_free char *kept = point(f, "/real/kept");
+	cleanup_free char *release = in_image(f, "/etc/os-release");
+	cleanup_free char *kept = in_image(f, "/real/kept");
 	cleanup_free char *text = NULL;
 
 	write_text(f->root, "real/kept", "kept\n");
@@ -193,6 +224,9 @@ static void mount_points_keep_what_exists(void **state)
 	free(text);
 	text = read_text(kept);
 	assert_string_equal(text, "kept\n");
+	/* what exists in the image needs no mount point in the upper layer */
+	assert_false(point_exists(f, "/etc/os-release"));
+	assert_false(point_exists(f, "/real"));
 }
 
 static void mount_points_skip_relative_paths(void **state)
@@ -211,8 +245,8 @@ static void mount_points_follow_symlinks_inside_the_root(void **state)
 {
 	struct fixture *f = *state;
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *link = point(f, "/link");
-	cleanup_free char *rel = point(f, "/etc/rel");
+	cleanup_free char *link = in_image(f, "/link");
+	cleanup_free char *rel = in_image(f, "/etc/rel");
 	cleanup_free char *fixture_real = xasprintf("%s/real", f->dir);
 
 	/* /link -> /etc/../../real: /real of the root (on the node: <dir>/real, or /real) */
@@ -228,9 +262,16 @@ static void mount_points_follow_symlinks_inside_the_root(void **state)
 	assert_true(point_is_dir(f, "/real/cwd"));
 	assert_false(path_exists(fixture_real));
 	assert_false(path_exists("/real/data"));
-	/* the symlinks stay symlinks */
+	/* the symlinks stay symlinks, and are not shadowed by directories in the upper layer */
 	assert_false(path_is_dir(link));
 	assert_false(path_is_dir(rel));
+	assert_false(point_exists(f, "/link"));
+	assert_false(point_exists(f, "/etc/rel"));
+	{
+		const char *const extra[] = {"link", NULL};
+
+		assert_image_untouched(f, extra);
+	}
 }
 
 static void mount_points_never_outside_the_root(void **state)
@@ -242,9 +283,9 @@ static void mount_points_never_outside_the_root(void **state)
 	cleanup_free char *host_tmp = xasprintf("/tmp/%s", f->outside);
 	cleanup_free char *beside = xasprintf("%s/../%s", f->dir, f->outside);
 	cleanup_free char *through_abs = xasprintf("/abs/%s", f->outside);
-	cleanup_free char *l1 = point(f, "/up"), *l2 = point(f, "/tmplink"),
-			  *l3 = point(f, "/beside"), *l4 = point(f, "/etc/hostfile"),
-			  *l5 = point(f, "/abs");
+	cleanup_free char *l1 = in_image(f, "/up"), *l2 = in_image(f, "/tmplink"),
+			  *l3 = in_image(f, "/beside"), *l4 = in_image(f, "/etc/hostfile"),
+			  *l5 = in_image(f, "/abs");
 
 	/* to names that do not exist in the root: each would land outside on the node */
 	assert_int_equal(symlink(up, l1), 0);
@@ -287,7 +328,7 @@ static void mount_points_missing_root_is_an_error(void **state)
 	cleanup_free char *missing = xasprintf("%s/no-such-root", f->dir);
 	json_t *spec = spec_of("/x", NULL);
 
-	assert_int_equal(root_make_mount_points(missing, spec, &err), -1);
+	assert_int_equal(root_make_mount_points(missing, f->upper, spec, &err), -1);
 	assert_error_has(err, missing);
 	json_decref(spec);
 }
