@@ -499,6 +499,9 @@ static int launch_cleanup(struct launch *l, bool save, oci_error_t *save_err)
 	else if (l->litter.n > 0)
 		userns_run(&l->userns, remove_litter, l, &err);
 	litter_list_release(&l->litter);
+	/* the task's namespace, and with it its overlay, goes now (shared mode: its holder's) */
+	if (!l->settings.shared)
+		userns_release(&l->userns);
 	if (save && l->settings.shared && l->spool_fd >= 0 && spool_is_last(l->spool_fd))
 		rc = save_shared_root(l, save_err);
 	if (l->conf->disable_cleanup || l->spool_fd < 0)

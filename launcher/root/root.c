@@ -285,17 +285,20 @@ void container_root_remove(struct container_root *r, struct userns *u)
 
 	if (r->mode == ROOT_OVERLAY_OFF || r->merged == NULL)
 		return;
-	if (r->mounted || u->fd >= 0)
-		userns_run(u, unmount_and_remove, r, &err);
-	r->mounted = false;
-	if (r->fuse_pid > 0) {
+	if (r->fuse_pid > 0 && !r->outlives_task) {
 		kill(r->fuse_pid, SIGKILL);
 		proc_wait(r->fuse_pid, NULL);
 		r->fuse_pid = 0;
 	}
-	/* what the namespace could not remove (or had none), as the user */
-	fs_remove_tree(r->upper, &err);
-	fs_remove_tree(r->work, &err);
+	/*
+	 * The layers are the user's: removed as the user, without a child (the overlay goes
+	 * with the task's namespace). Only what the container's root made as a subordinate id
+	 * needs the namespace, and its unmount first.
+	 */
+	if ((fs_remove_tree(r->upper, &err) < 0 || fs_remove_tree(r->work, &err) < 0) &&
+	    (r->mounted || u->fd >= 0))
+		userns_run(u, unmount_and_remove, r, &err);
+	r->mounted = false;
 }
 
 /* A process's start time (field 22 of /proc/PID/stat), or 0. */

@@ -138,12 +138,28 @@ static int recv_fds(int sock, int fds[2])
 	return 0;
 }
 
+/* What a child wrote on fd before it closed it, up to size - 1 bytes. */
+static void read_said(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < size &&
+	       ((n = read(fd, buf + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	buf[len] = '\0';
+}
+
+typedef int (*userns_fn)(void *arg, oci_error_t *err);
+
 /*
  * In the child, once mapped: a mount namespace of the user namespace's own, whose mounts
- * receive the node's but never send any back, and both namespaces' fds to the parent.
+ * receive the node's but never send any back; fn(arg) (if any) runs there; the fds of
+ * both namespaces go to the parent, then what fn failed with, if it did.
  */
-static int child_namespaces(int sock)
+static int child_namespaces(int sock, userns_fn fn, void *arg)
 {
+	oci_error_t err = NULL;
 	int fds[2];
 
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -152,17 +168,28 @@ static int child_namespaces(int sock)
 	fds[1] = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (fds[0] < 0 || fds[1] < 0)
 		return -1;
+	if (fn != NULL && fn(arg, &err) < 0) {
+		const char *text = oci_error_text(err);
+
+		if (send_fds(sock, fds) < 0)
+			return -1;
+		(void)!write(sock, text, strlen(text));
+		return 1;
+	}
 	return send_fds(sock, fds);
 }
 
 /*
  * The child that makes the namespaces sends their fds: under slurmstepd the task (and so
- * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself.
+ * the child) is not dumpable, so the parent may not open /proc/CHILD/ns/user itself. fn,
+ * if not NULL, runs in that child as uid 0 of the new namespaces (one fork for both);
+ * the namespaces are kept (fds[]) whether it fails or not.
  */
-static int make(const struct userns_map *m, char *const *env, int fds[2], oci_error_t *err)
+static int make(const struct userns_map *m, char *const *env, int fds[2], userns_fn fn, void *arg,
+		oci_error_t *err)
 {
-	int sv[2], rc = -1;
-	char go = 'g';
+	int sv[2], rc = -1, status = 0;
+	char go = 'g', said[1024];
 	pid_t pid;
 
 	fds[0] = fds[1] = -1;
@@ -175,12 +202,14 @@ static int make(const struct userns_map *m, char *const *env, int fds[2], oci_er
 	}
 	if (pid == 0) {
 		char c = 0;
+		int child_rc;
 
 		close(sv[0]);
 		if (unshare(CLONE_NEWUSER) < 0 || write(sv[1], &c, 1) != 1 ||
 		    read(sv[1], &c, 1) != 1)
 			_exit(1);
-		_exit(child_namespaces(sv[1]) == 0 ? 0 : 1);
+		child_rc = child_namespaces(sv[1], fn, arg);
+		_exit(child_rc == 0 ? 0 : child_rc == 1 ? 2 : 1);
 	}
 	close(sv[1]);
 	sv[1] = -1;
@@ -191,9 +220,14 @@ static int make(const struct userns_map *m, char *const *env, int fds[2], oci_er
 			rc = oci_error_make(err, errno ? errno : EPROTO,
 					    "no user and mount namespace from its child");
 	}
-	close(sv[0]); /* the child ends, if it waits still */
+	if (rc == 0 && fn != NULL)
+		read_said(sv[0], said, sizeof(said)); /* until the child ends */
+	close(sv[0]);				      /* the child ends, if it waits still */
 	sv[0] = -1;
-	proc_wait(pid, NULL);
+	proc_wait(pid, &status);
+	if (rc == 0 && fn != NULL && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		rc = oci_error_make(err, 0, "%s",
+				    *said ? said : "a child in the task's user namespace failed");
 out:
 	for (int i = 0; i < 2; i++)
 		if (sv[i] >= 0)
@@ -211,7 +245,7 @@ int userns_fds(struct userns *u, int *fd, int *mnt_fd, oci_error_t *err)
 	if (u->fd < 0) {
 		int fds[2];
 
-		if (make(&u->map, u->env, fds, err) < 0)
+		if (make(&u->map, u->env, fds, NULL, NULL, err) < 0)
 			return -1;
 		u->fd = fds[0];
 		u->mnt_fd = fds[1];
@@ -230,18 +264,6 @@ void userns_release(struct userns *u)
 	u->fd = u->mnt_fd = -1;
 }
 
-/* What a child wrote on fd before it closed it, up to size - 1 bytes. */
-static void read_said(int fd, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while (len + 1 < size &&
-	       ((n = read(fd, buf + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
-		len += n > 0 ? (size_t)n : 0;
-	buf[len] = '\0';
-}
-
 int userns_run(struct userns *u, int (*fn)(void *arg, oci_error_t *err), void *arg,
 	       oci_error_t *err)
 {
@@ -249,6 +271,14 @@ int userns_run(struct userns *u, int (*fn)(void *arg, oci_error_t *err), void *a
 	int status, fd, mnt_fd, pipe_fds[2];
 	pid_t pid;
 
+	if (u->fd < 0) {
+		/* not made yet: fn runs in the child that makes it */
+		int fds[2], rc = make(&u->map, u->env, fds, fn, arg, err);
+
+		u->fd = fds[0];
+		u->mnt_fd = fds[1];
+		return rc;
+	}
 	if (userns_fds(u, &fd, &mnt_fd, err) < 0)
 		return -1;
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
