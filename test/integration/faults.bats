@@ -60,7 +60,8 @@ start_unpack() {
 		cat "$file" >&2
 		return 1
 	}
-	JOB="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i | head -n 1)"
+	# the newest job: an earlier test's may still be completing
+	JOB="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i | sort -n | tail -n 1)"
 	[ -n "$JOB" ]
 }
 
