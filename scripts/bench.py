@@ -6,12 +6,13 @@ user), the statistics and the Markdown:
   bench.py table OUT.json...     Markdown tables of medians, min/max and ratios
   bench.py own OUT.json...       the plugin's own share each task reported
   bench.py targets OUT.json...   the issue's targets next to what was measured
+  bench.py overlay OUT.json...   what the overlay root costs: RootOverlay=auto against off
   bench.py section NAME FILE     replace section NAME of $BENCH_OUT by FILE, keep the rest
 Environment (set by scripts/bench): BENCH_DIR, BENCH_REPO, BENCH_OUT, BENCH_TAG,
 BENCH_REPS, BENCH_IMAGE_REPS, BENCH_SHM, BENCH_JOB, BENCH_IMAGE_RUNTIME,
 SPANK_OCI_TEST_USER, SLURM_CONF.
 """
-import json, os, pwd, re, statistics, subprocess, sys, time
+import json, os, pwd, random, re, statistics, subprocess, sys, time
 
 E = os.environ
 D, W, REPO = E["BENCH_DIR"], E["BENCH_DIR"] + "/bench", E["BENCH_REPO"]
@@ -119,6 +120,43 @@ def variants(mode):
         v.append(dict(id="cli-check", label="`spank-oci check --config runc-share.conf`",
                       argv=[CLI, "check", "--config", f"{W}/spank-oci-runc-share.conf"],
                       cwd=E["BENCH_SHM"] + "/share", base="cli-check"))
+    elif mode == "overlay":
+        # the container's root on the kernel's overlay (RootOverlay=auto) against the image
+        # directory itself (off), per runtime, next to bare srun in the same rounds; the
+        # untimed first round proves which root each variant got
+        root_is = {"auto": "grep -q '^overlay / overlay .*userxattr' /proc/self/mounts",
+                   "off": "! grep -q '^[^ ]* / overlay ' /proc/self/mounts"}
+        for n in (1, 32):
+            nt, s = ([], "") if n == 1 else (["-n", str(n)], f" -n {n}")
+            cont = f"--container={b}"
+            v.append(dict(id=f"bare{n}", label=f"bare `srun{s} true`", argv=srun(*nt, "true"),
+                          files=slurm_files("runc-off"), base=f"bare{n}", n=n))
+            for rt in ("runc", "crun"):
+                for ov in ("off", "auto"):
+                    check = "grep -qx ID=spank-oci-busybox /etc/os-release && " + root_is[ov]
+                    v.append(dict(
+                        id=f"{rt}-{ov}{n}",
+                        label=f"spank-oci + {rt}, RootOverlay={ov}: `srun{s} --container=B true`",
+                        argv=srun(*nt, cont, "true"), check=srun(*nt, cont, "sh", "-c", check),
+                        files=slurm_files(f"{rt}-{ov}"), base=f"bare{n}", n=n, rt=rt,
+                        overlay=ov, pair=f"{rt}-off{n}"))
+    elif mode == "overlay-cli":
+        # the same without Slurm: spank-oci run, per-task files on tmpfs, the identity a
+        # task gets (runc: the user's own ids through newuidmap/newgidmap; crun: direct)
+        root_is = {"auto": "grep -q '^overlay / overlay .*userxattr' /proc/self/mounts",
+                   "off": "! grep -q '^[^ ]* / overlay ' /proc/self/mounts"}
+        s = E["BENCH_SHM"] + "/share"
+        for rt in ("runc", "crun"):
+            for ov in ("off", "auto"):
+                conf = f"{W}/spank-oci-{rt}-{ov}-cli.conf"
+                v.append(dict(
+                    id=f"cli-{rt}-{ov}",
+                    label=f"`spank-oci run --config {rt}-{ov}.conf --bundle B -- true`",
+                    argv=[CLI, "run", "--config", conf, "--bundle", b, "--", "true"],
+                    check=[CLI, "run", "--config", conf, "--bundle", b, "--", "sh", "-c",
+                           root_is[ov]],
+                    cwd=s, base=f"cli-{rt}-off", n=1, rt=rt, overlay=ov,
+                    pair=f"cli-{rt}-off"))
     elif mode == "unpack":
         layout, c = W + "/img/layout", W + "/img/cold"
         ref = f"{layout}:{E['BENCH_TAG']}"
@@ -215,7 +253,7 @@ def cmd_run(mode, out):
             print(f"bench: {x['id']}: refused: {x['refused']}", file=sys.stderr)
     live = [x for x in vs if x["refused"] is None]
     for x in live:
-        x.update(own=[], cpu=[], inner=[])
+        x.update(own=[], cpu=[], inner=[], own_rounds=[])
     for r in range(reps):
         # round-robin: every variant once per repetition, the order rotated by one each
         # repetition so each variant runs as often at each place in the round
@@ -233,6 +271,7 @@ def cmd_run(mode, out):
                         x["own"].append(float(m.group(1)))
                         x["cpu"].append(float(m.group(2)))
                         x["inner"].append(float(m.group(3)))
+                        x["own_rounds"].append(r)
             else:
                 x["failed"] += 1
         print(f"bench: {mode}: repetition {r + 1}/{reps} done", file=sys.stderr)
@@ -333,6 +372,72 @@ def cmd_targets(files):
                   f" {'yes' if cpu[i] < 2 else 'no'} |")
 
 
+def boot_ci(stat, samples, n=2000, seed=7):
+    """A 95% percentile bootstrap interval of stat over the samples (each resampled)."""
+    rnd = random.Random(seed)
+    got = sorted(stat(*[[rnd.choice(x) for _ in x] for x in samples]) for _ in range(n))
+    return got[int(0.025 * n)], got[int(0.975 * n) - 1]
+
+
+def paired_ms(x, y):
+    """y - x in ms for each round both ran (the same round: the same minute, the same load)."""
+    a, b = dict(zip(x["rounds"], x["times"])), dict(zip(y["rounds"], y["times"]))
+    return [(b[r] - a[r]) / 1e6 for r in sorted(a.keys() & b.keys())]
+
+
+def diff_row(d, ci, per=1):
+    return f"{d / per:+.2f} ({ci[0] / per:+.2f} .. {ci[1] / per:+.2f})"
+
+
+def cmd_overlay(files):
+    """RootOverlay=auto against off, per runtime and task count: srun latency as the rounds
+    pair them, and the plugin's own share per task (SPANK_OCI_TIMING=1)."""
+    by = {}
+    for f in files:
+        for x in json.load(open(f))["variants"]:
+            by[x["id"]] = x
+    rows, verdict = [], []
+    print("| runtime | tasks | what | off: median ms | auto: median ms | auto - off, ms"
+          " (95% interval) | per container, ms |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for x in by.values():
+        if x.get("overlay") != "auto" or x["refused"] or by[x["pair"]]["refused"]:
+            continue
+        off, n, rt = by[x["pair"]], x["n"], x["rt"]
+        where = "spank-oci run" if x["id"].startswith("cli-") else "srun"
+        d = paired_ms(off, x)
+        if d:
+            med = statistics.median(d)
+            ci = boot_ci(statistics.median, [d])
+            print(f"| {rt} | {n} | {where} latency (`{x['id']}` - `{off['id']}`, median of the"
+                  f" {len(d)} paired rounds) | {fmt(stats(off)[0])} | {fmt(stats(x)[0])} |"
+                  f" {diff_row(med, ci)} | {diff_row(med, ci, n)} |")
+            verdict.append((rt, n, f"{where} latency" + (f", difference / {n}" if n > 1 else ""),
+                            med / n, ci[1] / n))
+        if x.get("own") and off.get("own"):
+            a, b = off["own"], x["own"]
+            med = statistics.median(b) - statistics.median(a)
+            ci = boot_ci(lambda p, q: statistics.median(q) - statistics.median(p), [a, b])
+            print(f"| {rt} | {n} | plugin's own share per task, wall ({len(a)} and {len(b)}"
+                  f" tasks) | {statistics.median(a):.2f} | {statistics.median(b):.2f} |"
+                  f" {diff_row(med, ci)} | {diff_row(med, ci)} |")
+            if n == 1:
+                verdict.append((rt, n, f"own share per task ({where})", med, ci[1]))
+            a, b = off["cpu"], x["cpu"]
+            med = statistics.median(b) - statistics.median(a)
+            ci = boot_ci(lambda p, q: statistics.median(q) - statistics.median(p), [a, b])
+            print(f"| {rt} | {n} | plugin's own share per task, CPU of the task's process"
+                  f" | {statistics.median(a):.2f} | {statistics.median(b):.2f} |"
+                  f" {diff_row(med, ci)} | {diff_row(med, ci)} |")
+    print()
+    print("| runtime | tasks | the overlay's cost per container, from | ms | upper end of"
+          " the 95% interval, ms | at most 1 ms |")
+    print("|---|---:|---|---:|---:|---|")
+    for rt, n, what, med, hi in sorted(verdict, key=lambda v: (v[0], v[1])):
+        met = "yes" if hi <= 1 else ("no" if med > 1 else "not shown")
+        print(f"| {rt} | {n} | {what} | {med:+.2f} | {hi:+.2f} | {met} |")
+
+
 def cmd_own(files):
     """The share each task reported (SPANK_OCI_TIMING=1), per variant."""
     print("| id | what | tasks | own median ms | own min ms | own max ms |"
@@ -369,6 +474,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"run": lambda: cmd_run(*args), "table": lambda: cmd_table(args),
      "own": lambda: cmd_own(args), "targets": lambda: cmd_targets(args),
+     "overlay": lambda: cmd_overlay(args),
      "section": lambda: cmd_section(*args)}[cmd]()
 
 
