@@ -7,6 +7,8 @@ user), the statistics and the Markdown:
   bench.py own OUT.json...       the plugin's own share each task reported
   bench.py targets OUT.json...   the issue's targets next to what was measured
   bench.py overlay OUT.json...   what the overlay root costs: RootOverlay=auto against off
+  bench.py where OUT.json        where a spank-oci run's time goes, from kernel tracepoints
+  bench.py phases OUT.json       the table of it
   bench.py section NAME FILE     replace section NAME of $BENCH_OUT by FILE, keep the rest
 Environment (set by scripts/bench): BENCH_DIR, BENCH_REPO, BENCH_OUT, BENCH_TAG,
 BENCH_REPS, BENCH_IMAGE_REPS, BENCH_SHM, BENCH_JOB, BENCH_IMAGE_RUNTIME,
@@ -438,6 +440,133 @@ def cmd_overlay(files):
         print(f"| {rt} | {n} | {what} | {med:+.2f} | {hi:+.2f} | {met} |")
 
 
+# Kernel tracepoints that mark a spank-oci run's phases: its processes (fork, exec, exit),
+# its waits, and the namespace and mount calls. perf record costs about a microsecond per
+# event; it sees nothing inside newuidmap/newgidmap (setuid), only when they start and end.
+WHERE_EVENTS = ["sched:sched_process_fork", "sched:sched_process_exec",
+                "syscalls:sys_enter_exit_group", "syscalls:sys_exit_wait4",
+                "syscalls:sys_enter_unshare", "syscalls:sys_enter_mount",
+                "syscalls:sys_enter_umount"]
+PERF_LINE = re.compile(r"^\s*(\S+)\s+(\d+)/\d+\s+([0-9.]+):\s+(\S+):\s?(.*)$")
+CLONE_NEWUSER = 0x10000000
+
+
+def phases_of(lines, cli):
+    """One traced run: the phases of the spank-oci process (ms), from perf script lines."""
+    ev = []
+    for line in lines:
+        m = PERF_LINE.match(line)
+        if m:
+            ev.append((float(m.group(3)) * 1e3, int(m.group(2)), m.group(4), m.group(5)))
+    top = next(((t, pid) for t, pid, e, a in ev
+                if e == "sched:sched_process_exec" and a.startswith(f"filename={cli} ")), None)
+    if top is None:
+        return None
+    t0, p = top
+    end, kids, order = None, {}, []
+    for t, pid, e, a in ev:
+        if t < t0:
+            continue
+        if pid == p and e == "sched:sched_process_fork":
+            c = int(re.search(r"child_pid=(\d+)", a).group(1))
+            kids[c] = dict(fork=t, ev=[])
+            order.append(c)
+        elif pid == p and e == "syscalls:sys_exit_wait4":
+            c = int(a.split()[-1], 16)
+            if c in kids and "done" not in kids[c]:
+                kids[c]["done"] = t
+        elif pid == p and e == "syscalls:sys_enter_exit_group":
+            end = t
+        elif pid in kids:
+            kids[pid]["ev"].append((t, e, a))
+    if end is None or any("done" not in k for k in kids.values()):
+        return None
+    ph = {"total": end - t0}
+
+    def add(name, ms):
+        ph[name] = ph.get(name, 0.0) + ms
+
+    maps = []
+    for c in order:
+        k = kids[c]
+        execs = [(t, a) for t, e, a in k["ev"] if e == "sched:sched_process_exec"]
+        calls = [(e, a) for t, e, a in k["ev"]]
+        life = k["done"] - k["fork"]
+        if execs and re.search(r"/(runc|crun) ", execs[0][1] + " "):
+            add("runtime: spank-oci's child, fork to the runtime's exec", execs[0][0] - k["fork"])
+            add("runtime: the runtime and the container, exec to reaped", k["done"] - execs[0][0])
+        elif any(e == "syscalls:sys_enter_unshare" and int(a.split()[-1], 16) & CLONE_NEWUSER
+                 for e, a in calls):
+            add("user namespace: its child, fork to reaped", life)
+        elif not k["ev"]:
+            maps.append(k)  # setuid: perf sees nothing in newuidmap/newgidmap
+        elif any(e == "syscalls:sys_enter_umount" for e, a in calls):
+            add("removal: the namespace's child, fork to reaped (umount, upper and work)", life)
+        elif any(e == "syscalls:sys_enter_mount" for e, a in calls):
+            add("overlay: the namespace's child, fork to reaped (mount)", life)
+        else:
+            add("other children, fork to reaped", life)
+    if maps:
+        add("user namespace: of that, newuidmap + newgidmap, first fork to last reaped",
+            max(k["done"] for k in maps) - min(k["fork"] for k in maps))
+    ph["in spank-oci's own process (the rest)"] = ph["total"] - sum(
+        v for n, v in ph.items() if n != "total" and "of that" not in n)
+    return ph
+
+
+def cmd_where(out):
+    """Each CLI variant of the overlay mode, traced: BENCH_REPS rounds, interleaved."""
+    vs = variants("overlay-cli")
+    user = E["SPANK_OCI_TEST_USER"]
+    pw = pwd.getpwnam(user)
+    data = W + "/where.perf"
+    as_user = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups",
+               "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", f"HOME={pw.pw_dir}",
+               f"USER={user}", f"LOGNAME={user}", "LANG=C.UTF-8"]
+    for x in vs:
+        x["phases"] = []
+    for r in range(int(E["BENCH_REPS"]) + 1):  # round 0 warms the caches, untimed
+        k = r % len(vs)
+        for x in vs[k:] + vs[:k]:
+            perf = ["perf", "record", "-q", "-o", data]
+            for e in WHERE_EVENTS:
+                perf += ["-e", e]
+            subprocess.run(perf + ["--"] + as_user + x["argv"], cwd=x["cwd"], check=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            text = subprocess.run(["perf", "script", "-i", data, "-F",
+                                   "comm,pid,tid,time,event,trace"], check=True,
+                                  capture_output=True, text=True).stdout
+            ph = phases_of(text.splitlines(), CLI)
+            if ph is None:
+                sys.exit(f"bench: where: {x['id']}: no complete trace of spank-oci run")
+            if r > 0:
+                x["phases"].append(ph)
+        print(f"bench: where: repetition {r}/{E['BENCH_REPS']} done", file=sys.stderr)
+    os.unlink(data)
+    json.dump({"mode": "where", "reps": int(E["BENCH_REPS"]),
+               "variants": [dict(id=x["id"], label=x["label"], rt=x["rt"], overlay=x["overlay"],
+                                 phases=x["phases"]) for x in vs]}, open(out, "w"), indent=1)
+
+
+def cmd_phases(path):
+    """Per runtime: each phase's median with RootOverlay=off and auto, and the difference."""
+    res = json.load(open(path))
+    by = {(x["rt"], x["overlay"]): x for x in res["variants"]}
+    for rt in ("runc", "crun"):
+        off, on = by[(rt, "off")]["phases"], by[(rt, "auto")]["phases"]
+        names = [n for n in dict.fromkeys(n for ph in off + on for n in ph) if n != "total"]
+        names.sort(key=lambda n: (n.startswith("in spank-oci"), n.startswith("runtime"), n))
+        print(f"| {rt}: phase of `spank-oci run --bundle B -- true` | off: median ms |"
+              f" auto: median ms | auto - off, ms |")
+        print("|---|---:|---:|---:|")
+        for n in names + ["total"]:
+            a = statistics.median(ph.get(n, 0.0) for ph in off)
+            b = statistics.median(ph.get(n, 0.0) for ph in on)
+            print(f"| {'**total**' if n == 'total' else n} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+        print()
+
+
 def cmd_own(files):
     """The share each task reported (SPANK_OCI_TIMING=1), per variant."""
     print("| id | what | tasks | own median ms | own min ms | own max ms |"
@@ -474,7 +603,8 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"run": lambda: cmd_run(*args), "table": lambda: cmd_table(args),
      "own": lambda: cmd_own(args), "targets": lambda: cmd_targets(args),
-     "overlay": lambda: cmd_overlay(args),
+     "overlay": lambda: cmd_overlay(args), "where": lambda: cmd_where(*args),
+     "phases": lambda: cmd_phases(*args),
      "section": lambda: cmd_section(*args)}[cmd]()
 
 
