@@ -443,7 +443,8 @@ def cmd_overlay(files):
 # Kernel tracepoints that mark a spank-oci run's phases: its processes (fork, exec, exit),
 # its waits, and the namespace and mount calls. perf record costs about a microsecond per
 # event; it sees nothing inside newuidmap/newgidmap (setuid), only when they start and end.
-WHERE_EVENTS = ["sched:sched_process_fork", "sched:sched_process_exec",
+WHERE_EVENTS = ["syscalls:sys_enter_clone", "syscalls:sys_enter_clone3",
+                "sched:sched_process_fork", "sched:sched_process_exec",
                 "syscalls:sys_enter_exit_group", "syscalls:sys_exit_wait4",
                 "syscalls:sys_enter_unshare", "syscalls:sys_enter_mount",
                 "syscalls:sys_enter_umount"]
@@ -463,13 +464,16 @@ def phases_of(lines, cli):
     if top is None:
         return None
     t0, p = top
-    end, kids, order = None, {}, []
+    end, kids, order, clone = None, {}, [], None
     for t, pid, e, a in ev:
         if t < t0:
             continue
-        if pid == p and e == "sched:sched_process_fork":
+        if pid == p and e.startswith("syscalls:sys_enter_clone"):
+            clone = t  # a child's time starts with the fork's, in the parent
+        elif pid == p and e == "sched:sched_process_fork":
             c = int(re.search(r"child_pid=(\d+)", a).group(1))
-            kids[c] = dict(fork=t, ev=[])
+            kids[c] = dict(fork=clone if clone is not None else t, ev=[])
+            clone = None
             order.append(c)
         elif pid == p and e == "syscalls:sys_exit_wait4":
             c = int(a.split()[-1], 16)
@@ -509,8 +513,16 @@ def phases_of(lines, cli):
     if maps:
         add("user namespace: of that, newuidmap + newgidmap, first fork to last reaped",
             max(k["done"] for k in maps) - min(k["fork"] for k in maps))
-    ph["in spank-oci's own process (the rest)"] = ph["total"] - sum(
-        v for n, v in ph.items() if n != "total" and "of that" not in n)
+    # spank-oci's own process, apart from its children: before the first, after the last
+    # and between them
+    first = min((k["fork"] for k in kids.values()), default=end)
+    last = max((k["done"] for k in kids.values()), default=end)
+    helpers = sum(v for n, v in ph.items() if n != "total" and "of that" not in n)
+    ph["spank-oci's process: exec to its first child (configuration, config.json, the"
+       " task's directory; auto: upper, work and mount points)"] = first - t0
+    ph["spank-oci's process: its last child reaped to exit_group (removing the task's"
+       " directory)"] = end - last
+    ph["spank-oci's process: between its children"] = (last - first) - helpers
     return ph
 
 
@@ -556,7 +568,10 @@ def cmd_phases(path):
     for rt in ("runc", "crun"):
         off, on = by[(rt, "off")]["phases"], by[(rt, "auto")]["phases"]
         names = [n for n in dict.fromkeys(n for ph in off + on for n in ph) if n != "total"]
-        names.sort(key=lambda n: (n.startswith("in spank-oci"), n.startswith("runtime"), n))
+        rank = ("spank-oci's process: exec", "user namespace: its", "user namespace: of",
+                "overlay", "spank-oci's process: between", "runtime: spank", "runtime: the",
+                "removal", "spank-oci's process: its last", "other")
+        names.sort(key=lambda n: next((i for i, r in enumerate(rank) if n.startswith(r)), 99))
         print(f"| {rt}: phase of `spank-oci run --bundle B -- true` | off: median ms |"
               f" auto: median ms | auto - off, ms |")
         print("|---|---:|---:|---:|")
