@@ -43,7 +43,7 @@ FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .SECONDARY: $(FUZZ_OBJ)
 
-.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench install clean
+.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
 
@@ -128,6 +128,11 @@ demo: deps
 # Benchmarks into BENCHMARKS.md: `make bench` (srun latency), BENCH=images or BENCH=all.
 bench:
 	@scripts/bench $(BENCH)
+
+# What the container's root on an overlay costs: RootOverlay=auto against off, into
+# BENCHMARKS.md (`scripts/bench overlay`; 40 rounds unless BENCH_REPS says otherwise).
+bench-overlay:
+	@scripts/bench overlay
 
 install: all
 	@test -n "$(SLURM_PLUGIN_DIR)" || { echo "SLURM_PLUGIN_DIR not found; set it" >&2; exit 1; }
