@@ -74,7 +74,7 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[ "$(jq -c .process.args <<<"$output")" = '["printenv","A"]' ]
 	# the root is the task's overlay of the bundle's rootfs, in its own directory
-	[[ "$(jq -r .root.path <<<"$output")" == */task.0/rootfs ]]
+	[[ "$(jq -r .root.path <<<"$output")" == */@(task.0|shared)/rootfs ]]
 	[ "$(jq -r '.linux.namespaces | map(.type) | join(",")' <<<"$output")" = "user,mount" ]
 	# the user's own uid inside; the runtime runs in the task's namespace, where 0 is the
 	# user and (for runc, which needs uid 0 mapped) 1 the user's first subordinate id

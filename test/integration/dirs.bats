@@ -73,7 +73,9 @@ kill_tree() {
 		as_user "$REPO/build/spank-oci" run --config "$CONFIG" --bundle "$F/bundle" true
 	xdg="$WORK/xdg-run"
 	rm -rf "$xdg"
-	install -d -o "$SPANK_OCI_TEST_USER" -m 0700 "$xdg"
+	# as pam_systemd makes it: the user's, with the user's group (runc's init, the
+	# container's uid 0, passes a 0700 directory only when it maps its owner and group)
+	install -d -o "$SPANK_OCI_TEST_USER" -g "$(id -g "$SPANK_OCI_TEST_USER")" -m 0700 "$xdg"
 	run_split as_user env XDG_RUNTIME_DIR="$xdg" "$REPO/build/spank-oci" run --config "$CONFIG" \
 		--bundle "$F/bundle" grep ^NAME /etc/os-release
 	[ "$status" -eq 0 ]
