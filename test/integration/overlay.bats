@@ -10,7 +10,6 @@ OWNED="$WORK/ov-bundle"          # a copy of the fixture bundle that belongs to 
 DATA="$WORK/ov-data"             # a directory to bind, with one file
 SQSH="$F/scratch/ov.sqsh"        # a squashfs image of the busybox root, files of root
 MY_SQSH="$WORK/ov-mine.sqsh"     # the same, files of the test user (made by the user)
-CACHE="/tmp/spank-oci-images-$TEST_UID"
 HOME_DIR="$(getent passwd "$SPANK_OCI_TEST_USER" | cut -d: -f6)"
 # prints the file system type of the container's / (run inside it)
 ROOT_FSTYPE='awk '\''$5 == "/" { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }'\'' /proc/self/mountinfo'
@@ -128,7 +127,7 @@ node_sees_no_spool_mounts() {
 }
 
 @test "overlay: --container-writable on an image: a step's writes are gone in the next step, the cache is unchanged" {
-	rm -rf "$CACHE"
+	empty_dir "$CACHE"
 	run_split as_user srun --container="$F/layout:busybox" true
 	[ "$status" -eq 0 ]
 	entry="$(find "$CACHE" -mindepth 2 -maxdepth 2 -name rootfs -type d)"
