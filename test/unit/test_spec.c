@@ -53,7 +53,7 @@ static const char bundle_config[] =
 	"     \"options\": [\"rbind\", \"nosuid\", \"noexec\", \"nodev\", \"ro\"]},\n"
 	"    {\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
 	"     \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\"]},\n"
-	"    {\"destination\": \"/scratch\", \"type\": \"bind\", \"source\": \"/scratch\",\n"
+	"    {\"destination\": \"/scratch\", \"type\": \"bind\", \"source\": \"scratch\",\n"
 	"     \"options\": [\"rbind\", \"rw\"]}\n"
 	"  ],\n"
 	"  \"linux\": {\n"
@@ -79,6 +79,7 @@ static const char conf_text[] =
 	"RunTimeKill=\"/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL\"\n"
 	"RunTimeDelete=\"/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t\"\n"
 	"DisableHooks=prestart\n"
+	"BundleHooks=true\n"
 	"EnvExclude=\"^SECRET=\"\n";
 
 static char *const task_argv[] = {"printenv", "A B", NULL};
@@ -127,6 +128,7 @@ static int setup(void **state)
 	make_dir(f->dir, "bundle/rootfs/bin", 0755);
 	make_dir(f->dir, "bundle/rootfs/etc", 0755);
 	make_dir(f->dir, "bundle/rootfs/work", 0755);
+	make_dir(f->dir, "bundle/scratch", 0755);
 	write_text(f->dir, "bundle/config.json", bundle_config);
 	make_dir(f->dir, "rootfs", 0755);
 	make_dir(f->dir, "rootfs/bin", 0755);
@@ -407,6 +409,7 @@ static void bundle_spec_golden(void **state)
 	struct fixture *f = *state;
 	json_t *spec = build(f, f->bundle, true), *m;
 	cleanup_free char *rootfs = xasprintf("%s/bundle/rootfs", f->dir);
+	cleanup_free char *scratch = xasprintf("%s/bundle/scratch", f->dir);
 
 	assert_common_rules(f, spec, f->bundle, true);
 	assert_string_equal(f->bundle->rootfs, rootfs);
@@ -423,11 +426,12 @@ static void bundle_spec_golden(void **state)
 	assert_string_equal(jstr(spec, "process.cwd"), "/work");
 	/* root.readonly comes from the bundle */
 	assert_true(json_is_true(jget(spec, "root.readonly")));
-	/* the bundle's /proc, /sys and /dev* mounts give way to the host's; /scratch stays */
+	/* the bundle's /proc, /sys and /dev* mounts give way to the host's; /scratch stays,
+	 * its source (relative: in the bundle) by its real path */
 	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 4);
 	m = find_mount(spec, "/scratch");
 	assert_non_null(m);
-	assert_string_equal(jstr(m, "source"), "/scratch");
+	assert_string_equal(jstr(m, "source"), scratch);
 	assert_jstrings(m, "options", STRINGS("rbind", "rw"));
 	assert_null(find_mount(spec, "/dev/pts"));
 	assert_null(find_mount(spec, "/dev/shm"));
@@ -592,9 +596,9 @@ static void only_host_owned_mounts_are_dropped(void **state)
 		   "{\"ociVersion\": \"1.0.2\", \"mounts\": ["
 		   "{\"destination\": \"/proc/sys/fs/binfmt_misc\", \"type\": \"binfmt_misc\","
 		   " \"source\": \"binfmt\"},"
-		   "{\"destination\": \"/device\", \"type\": \"bind\", \"source\": \"/a\"},"
-		   "{\"destination\": \"/system\", \"type\": \"bind\", \"source\": \"/b\"},"
-		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/c\"},"
+		   "{\"destination\": \"/device\", \"type\": \"bind\", \"source\": \"/usr\"},"
+		   "{\"destination\": \"/system\", \"type\": \"bind\", \"source\": \"/tmp\"},"
+		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/\"},"
 		   "{\"destination\": \"/dev/fuse\", \"type\": \"bind\", \"source\": \"/dev/fuse\"}"
 		   "], \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}}");
 	assert_ok(bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
