@@ -27,7 +27,8 @@ static char *join(char *const *list, const char *sep)
 	return out;
 }
 
-bool spec_policy_is_bind(json_t *mount)
+/* Is mount (an element of config.json's "mounts") a bind, as runc and crun read it? */
+static bool is_bind(json_t *mount)
 {
 	const char *type = json_string_value(json_object_get(mount, "type"));
 	json_t *opt;
@@ -98,8 +99,8 @@ int spec_policy_bundle_mount(const struct oci_conf *conf, const char *bundle_dir
 			     oci_error_t *err)
 {
 	const char *dst = json_string_value(json_object_get(mount, "destination"));
-	int rc = spec_policy_is_bind(mount) ? check_bind(conf, bundle_dir, mount, err)
-					    : check_type(conf, mount, err);
+	int rc = is_bind(mount) ? check_bind(conf, bundle_dir, mount, err)
+				: check_type(conf, mount, err);
 
 	if (rc < 0)
 		return oci_error_wrap(err, "%s/config.json: the mount on %s", bundle_dir,

@@ -13,9 +13,6 @@
 #include "common/error.h"
 #include "conf/conf.h"
 
-/* Is mount (an element of config.json's "mounts") a bind, as runc and crun read it? */
-bool spec_policy_is_bind(json_t *mount);
-
 /*
  * Checks one mount of the bundle's config.json (bundle_dir: the bundle's directory, which a
  * relative bind source is relative to). A bind's source is resolved as the calling user and
