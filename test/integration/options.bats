@@ -209,28 +209,29 @@ policy_bundle() {
 }
 
 @test "policy: a bundle's own mounts are held to it (binds by real source, other types by AllowedBundleMountTypes)" {
-	etc="$(policy_bundle bind-etc 'mounts=[{"destination": "/tmp/hostetc", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}]')"
-	link="$(policy_bundle bind-link 'mounts=[{"destination": "/tmp/hostetc", "type": "none", "source": "etc-link", "options": ["rbind", "ro"]}]')"
+	etc="$(policy_bundle bind-etc 'mounts=[{"destination": "/home", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}]')"
+	link="$(policy_bundle bind-link 'mounts=[{"destination": "/home", "type": "none", "source": "etc-link", "options": ["rbind", "ro"]}]')"
 	ln -s /etc "$link/etc-link"
-	overlay="$(policy_bundle overlay-etc 'mounts=[{"destination": "/tmp/o", "type": "overlay", "source": "overlay", "options": ["lowerdir=/etc:/usr"]}]')"
-	tmpfs="$(policy_bundle tmpfs 'mounts=[{"destination": "/tmp/t", "type": "tmpfs", "source": "tmpfs"}]')"
-	# with no prefixes set, the bundle's binds are made, from their real sources
-	run_split as_user srun --container="$link" grep ^NAME= /tmp/hostetc/os-release
+	overlay="$(policy_bundle overlay-etc 'mounts=[{"destination": "/home", "type": "overlay", "source": "overlay", "options": ["lowerdir=/etc:/usr"]}]')"
+	tmpfs="$(policy_bundle tmpfs 'mounts=[{"destination": "/home", "type": "tmpfs", "source": "tmpfs"}]')"
+	# with no prefixes set, the bundle's binds are made, from their real sources (on /home,
+	# which the rootfs has: no mount point to make)
+	run_split as_user srun --container="$link" grep ^NAME= /home/os-release
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(grep ^NAME= /etc/os-release)" ]
 	# DeniedMountPrefixes=/etc refuses the bundle's bind of /etc as it does --container-mounts
 	write_config "DeniedMountPrefixes=/etc"
-	assert_refused "spank-oci: *$etc/config.json: the mount on /tmp/hostetc: mount source /etc is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
+	assert_refused "spank-oci: *$etc/config.json: the mount on /home: mount source /etc is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
 		as_user srun --container="$etc" touch "$WORK/marker"
-	assert_refused "spank-oci: *$link/config.json: the mount on /tmp/hostetc: mount source etc-link (/etc) is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
+	assert_refused "spank-oci: *$link/config.json: the mount on /home: mount source etc-link (/etc) is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
 		as_user srun --container="$link" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
 	# other types: only those with no host path behind them, by default
 	write_config
-	assert_refused "spank-oci: *$overlay/config.json: the mount on /tmp/o: type overlay is refused by the site policy: not in AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in $CONFIG)" \
+	assert_refused "spank-oci: *$overlay/config.json: the mount on /home: type overlay is refused by the site policy: not in AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in $CONFIG)" \
 		as_user srun --container="$overlay" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
-	run_split as_user srun --container="$tmpfs" grep -c ' /tmp/t tmpfs ' /proc/self/mounts
+	run_split as_user srun --container="$tmpfs" grep -c ' /home tmpfs ' /proc/self/mounts
 	[ "$status" -eq 0 ]
 	[ "$output" = 1 ]
 }
