@@ -3,11 +3,11 @@
 
 CC ?= cc
 BUILD := build
-PKGS := jansson libarchive libcrypto libcap
+PKGS := jansson libarchive libcrypto libcap libseccomp
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden -I. \
           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto -lcap)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -ljansson -larchive -lcrypto -lcap -lseccomp)
 
 # common/ <- conf/ <- launcher/ <- spank/ (the plugin) and cli/ (the command)
 CORE_SRC := $(wildcard common/*.c conf/*.c launcher/*.c launcher/*/*.c)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -340,6 +341,40 @@ int proc_cmd_run(struct proc_cmd *cmd, int *wstatus, oci_error_t *err)
 int proc_close_all_but_stdio(void)
 {
 	return close_range(3, ~0U, 0);
+}
+
+int proc_reset_rlimits(void)
+{
+	/* a new process's limits (the kernel's INIT_RLIMITS) where they are finite */
+	static const struct {
+		int resource;
+		rlim_t soft, hard;
+	} defaults[] = {
+		{RLIMIT_CORE, 0, 0},
+		{RLIMIT_NOFILE, 1024, 4096},
+		{RLIMIT_MEMLOCK, 8 << 20, 8 << 20},
+		{RLIMIT_RTPRIO, 0, 0},
+		{RLIMIT_NICE, 0, 0},
+		{RLIMIT_MSGQUEUE, 819200, 819200},
+		{RLIMIT_STACK, 8 << 20, RLIM_INFINITY},
+	};
+
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+		struct rlimit rl;
+
+		if (getrlimit(defaults[i].resource, &rl) < 0)
+			return -1;
+		/* RLIM_INFINITY is the largest value: min() lowers, never raises */
+		if (rl.rlim_max > defaults[i].hard)
+			rl.rlim_max = defaults[i].hard;
+		if (rl.rlim_cur > defaults[i].soft)
+			rl.rlim_cur = defaults[i].soft;
+		if (rl.rlim_cur > rl.rlim_max)
+			rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(defaults[i].resource, &rl) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 void proc_close_exec_fds(void)

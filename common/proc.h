@@ -77,6 +77,16 @@ void proc_close_exec_fds(void);
  */
 int proc_close_all_but_stdio(void);
 
+/*
+ * For the same child: lowers the resource limits a privileged process may have (slurmd
+ * raises its own, sites raise them for it) to those the kernel gives a new process, where
+ * these are finite: no core file (RLIMIT_CORE 0), RLIMIT_NOFILE 1024/4096, RLIMIT_MEMLOCK
+ * 8 MiB, no realtime or raised priority (RLIMIT_RTPRIO, RLIMIT_NICE 0), RLIMIT_MSGQUEUE
+ * 819200, a soft RLIMIT_STACK of 8 MiB. Never raises a limit; the others stay. 0, or -1
+ * with errno.
+ */
+int proc_reset_rlimits(void);
+
 /* CLOCK_MONOTONIC in ns. */
 uint64_t proc_now_ns(void);
 

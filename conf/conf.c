@@ -162,6 +162,19 @@ static int handle_root_overlay(struct oci_conf *conf, const void *key, const cha
 	return fail_at(pos, err, "RootOverlay takes auto, kernel, fuse or off");
 }
 
+static int handle_program(struct oci_conf *conf, const void *key, const char *value,
+			  const struct parse_pos *pos, oci_error_t *err)
+{
+	const struct key_def *def = key;
+	char **field = FIELD(conf, def, char *);
+
+	if (*value != '/')
+		return fail_at(pos, err, "%s must be an absolute path", def->name);
+	free(*field);
+	*field = xstrdup(value);
+	return 0;
+}
+
 static int handle_regex(struct oci_conf *conf, const void *key, const char *value,
 			const struct parse_pos *pos, oci_error_t *err)
 {
@@ -444,6 +457,7 @@ static const struct key_def keys[] = {
 	/* spank-oci's own keys */
 	{"RemapRoot", handle_remap_root, 0, 0, false},
 	{"RootOverlay", handle_root_overlay, 0, 0, false},
+	{"RootOverlayFuse", handle_program, OFF(root_overlay_fuse), 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
 	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
@@ -672,6 +686,7 @@ void oci_conf_free(struct oci_conf *conf)
 	conf_regex_free(&conf->runtime_env_exclude);
 	free(conf->srun_path);
 	strv_free(conf->srun_args);
+	free(conf->root_overlay_fuse);
 	mounts_release(&conf->container_mounts);
 	strv_free(conf->allowed_mount_prefixes);
 	strv_free(conf->denied_mount_prefixes);

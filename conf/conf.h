@@ -62,6 +62,7 @@ struct oci_conf {
 	/* spank-oci's own keys */
 	enum remap_root remap_root;
 	enum root_overlay root_overlay; /* RootOverlay (default auto) */
+	char *root_overlay_fuse;	/* RootOverlayFuse: fuse-overlayfs, or NULL: in PATH */
 	bool cgroup_per_container;	/* a child cgroup of the task's for each container */
 	bool shared_container;		/* one container per step and node, joined by its tasks */
 	char *image_cache;		/* pattern: where images are unpacked, per user and node */

@@ -16,6 +16,7 @@
 #define FLAG(member, value, pair) FIELD(int, member), OPTION_KIND_FLAG, value, pair
 #define MOUNTS(member, self) FIELD(struct mount_list, member), OPTION_KIND_MOUNTS, 0, self
 #define PATH(member, self) FIELD(char *, member), OPTION_KIND_PATH, 0, self
+#define FILE_PATH(member, self) FIELD(char *, member), OPTION_KIND_FILE, 0, self
 #define NAMES(member, self) FIELD(char **, member), OPTION_KIND_NAMES, 0, self
 
 const struct option_def oci_option_defs[OPTION_COUNT] = {
@@ -62,6 +63,11 @@ const struct option_def oci_option_defs[OPTION_COUNT] = {
 			   "SPANK_OCI_CONTAINER_SHARED", FLAG(shared, OPT_ON, OPTION_NO_SHARED)},
 	[OPTION_NO_SHARED] = {"no-container-shared", NULL, "One container per task (spank-oci)",
 			      NULL, FLAG(shared, OPT_OFF, OPTION_SHARED)},
+	[OPTION_SAVE] = {"container-save", "PATH",
+			 "When the step ends, save the container's root file system as a "
+			 "squashfs image at PATH (one container per step: one task, or "
+			 "--container-shared on one node) (spank-oci)",
+			 "SPANK_OCI_CONTAINER_SAVE", FILE_PATH(save, OPTION_SAVE)},
 };
 
 /* ---- the kinds of fields ------------------------------------------------------------------ */
@@ -162,6 +168,15 @@ static int path_parse(const char *text, void *value, oci_error_t *err)
 	return 0;
 }
 
+/* Any path; the launcher takes a relative one from the task's working directory. */
+static int file_parse(const char *text, void *value, oci_error_t *err)
+{
+	if (text[0] == '\0')
+		return oci_error_make(err, 0, "an empty path");
+	*(char **)value = xstrdup(text);
+	return 0;
+}
+
 static bool path_same(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b) == 0;
@@ -219,6 +234,7 @@ static const struct kind_ops kinds[OPTION_KIND_COUNT] = {
 	[OPTION_KIND_MOUNTS] = {sizeof(struct mount_list), mounts_is_set, mounts_unset,
 				mounts_parse_value, mounts_same},
 	[OPTION_KIND_PATH] = {sizeof(char *), pointer_is_set, path_unset, path_parse, path_same},
+	[OPTION_KIND_FILE] = {sizeof(char *), pointer_is_set, path_unset, file_parse, path_same},
 	[OPTION_KIND_NAMES] = {sizeof(char **), pointer_is_set, names_unset, names_parse,
 			       names_same},
 };

@@ -28,6 +28,7 @@ enum option_id {
 	OPTION_ENTRYPOINT,
 	OPTION_SHARED,
 	OPTION_NO_SHARED,
+	OPTION_SAVE,
 	OPTION_COUNT
 };
 
@@ -36,6 +37,7 @@ enum option_kind {
 	OPTION_KIND_FLAG,   /* int, enum opt_tristate: set to the row's value; "0" or "1" */
 	OPTION_KIND_MOUNTS, /* struct mount_list: SRC:DST[:ro|rw][,...] (n == 0: unset) */
 	OPTION_KIND_PATH,   /* char *: an absolute path (NULL: unset) */
+	OPTION_KIND_FILE,   /* char *: a path, relative to the task's working directory */
 	OPTION_KIND_NAMES,  /* char **: variable names NAME[,...] (NULL: unset) */
 	OPTION_KIND_COUNT
 };
@@ -65,6 +67,7 @@ struct oci_options {
 	int entrypoint;
 	int shared;
 	char *workdir;		      /* NULL: unset */
+	char *save;		      /* --container-save; NULL: unset */
 	char **env;		      /* names whose host values win; NULL: unset */
 	bool inherited[OPTION_COUNT]; /* by the pair's first id: the value was inherited */
 };

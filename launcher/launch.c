@@ -57,6 +57,53 @@ struct launch {
 	uint64_t waited_ns;		 /* in the runtime's and the container's processes */
 };
 
+/* A count Slurm gives the step (0 when there is none: outside Slurm). */
+static unsigned long step_count(const struct oci_task *t, const char *name)
+{
+	const char *v = strv_env_get(t->env, name);
+
+	return v != NULL ? strtoul(v, NULL, 10) : 0;
+}
+
+/*
+ * --container-save: one container for the step (one task, or shared mode on one node),
+ * whose root is an overlay; a relative path counts from the task's working directory.
+ */
+static int check_save(struct launch *l, oci_error_t *err)
+{
+	unsigned long tasks = step_count(l->task, "SLURM_STEP_NUM_TASKS");
+	unsigned long nodes = step_count(l->task, "SLURM_STEP_NUM_NODES");
+	char *path = l->settings.save;
+
+	if (path[0] != '/') {
+		if (l->task->cwd == NULL || l->task->cwd[0] != '/')
+			return oci_error_make(err, 0,
+					      "--container-save=%s: a relative path, and the task "
+					      "has no working directory",
+					      path);
+		l->settings.save = path_join(l->task->cwd, path);
+		free(path);
+		path = l->settings.save;
+	}
+	if (l->conf->root_overlay == ROOT_OVERLAY_OFF)
+		return oci_error_make(err, 0,
+				      "--container-save needs the container's root on an overlay "
+				      "(RootOverlay=off in %s)",
+				      l->conf->path);
+	if (nodes > 1)
+		return oci_error_make(err, 0,
+				      "--container-save: the step runs a container on each of its "
+				      "%lu nodes, which would all save to %s: run it on one node",
+				      nodes, path);
+	if (tasks > 1 && !l->settings.shared)
+		return oci_error_make(
+			err, 0,
+			"--container-save: the step's %lu tasks run a container each, "
+			"which would all save to %s: use --container-shared, or one task",
+			tasks, path);
+	return 0;
+}
+
 /* The user's options with the site's defaults and policy, and the identity, as the user. */
 static int apply_options(struct launch *l, const char *bundle_path, oci_error_t *err)
 {
@@ -78,6 +125,8 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 				      "--container-writable: %s is a squashfs image, which is "
 				      "read-only without an overlay (RootOverlay=off in %s)",
 				      bundle_path, l->conf->path);
+	if (l->settings.save != NULL && check_save(l, err) < 0)
+		return -1;
 	return identity_choose(l->conf, l->task, l->settings.remap_root,
 			       l->bundle->squashfs != NULL, &l->identity, err);
 }
@@ -127,8 +176,9 @@ static void init_root(struct launch *l)
 {
 	cleanup_free char *shared_dir = shared_dir_of(l->spool);
 
-	container_root_init(&l->root, l->conf->root_overlay, l->bundle->rootfs,
+	container_root_init(&l->root, l->conf, l->bundle->rootfs,
 			    l->settings.shared ? shared_dir : l->bundle_dir);
+	l->root.outlives_task = l->settings.shared;
 	l->vars.rootfs = container_root_path(&l->root);
 }
 
@@ -347,7 +397,7 @@ static int run_joined(struct launch *l, const struct join_target *target, int *w
 				strerror(errno));
 			_exit(127);
 		}
-		join_exec(target, json_object_get(l->spec, "process"));
+		join_exec(target, l->spec);
 	}
 	if (proc_wait(pid, wstatus) < 0)
 		return oci_error_make(err, errno, "waiting for the task in the container");
@@ -407,15 +457,40 @@ static int remove_litter(void *arg, oci_error_t *err)
 	return 0;
 }
 
-/* Removes runtime state and generated files; safe to call twice. */
-static void launch_cleanup(struct launch *l)
+/* --container-save=PATH: the task's container's root, once it has ended, or the step's. */
+static int save_root(struct launch *l, oci_error_t *err)
+{
+	if (container_root_save(&l->root, &l->userns, l->settings.save, l->task->uid, l->task->gid,
+				l->runtime_env, err) < 0)
+		return oci_error_wrap(err, "--container-save=%s", l->settings.save);
+	return 0;
+}
+
+/* Shared mode: the step's container is saved by the last task on the node, once it ended. */
+static int save_shared_root(struct launch *l, oci_error_t *err)
+{
+	struct shared_step step = shared_step_of(l);
+
+	shared_container_stop(&step);
+	return save_root(l, err);
+}
+
+/*
+ * Removes runtime state and generated files; safe to call twice. save: the container ran,
+ * and --container-save asks for its root (the only thing here that can fail).
+ */
+static int launch_cleanup(struct launch *l, bool save, oci_error_t *save_err)
 {
 	cleanup_error oci_error_t err = NULL;
+	int rc = 0;
 
 	if (l->state_may_remain) {
 		runtime_kill_delete(&l->runtime);
 		l->state_may_remain = false;
 	}
+	save = save && l->settings.save != NULL;
+	if (save && !l->settings.shared)
+		rc = save_root(l, save_err);
 	if (!l->settings.shared)
 		container_root_remove(&l->root, &l->userns);
 	/* in a namespace of its own, runc made them as the subordinate id: remove them there */
@@ -424,8 +499,10 @@ static void launch_cleanup(struct launch *l)
 	else if (l->litter.n > 0)
 		userns_run(&l->userns, remove_litter, l, &err);
 	litter_list_release(&l->litter);
+	if (save && l->settings.shared && l->spool_fd >= 0 && spool_is_last(l->spool_fd))
+		rc = save_shared_root(l, save_err);
 	if (l->conf->disable_cleanup || l->spool_fd < 0)
-		return;
+		return rc;
 	fs_remove_tree(l->bundle_dir, &err);
 	/* the last task of the step on this node removes %m (runtime root and all) */
 	if (spool_is_last(l->spool_fd)) {
@@ -437,6 +514,7 @@ static void launch_cleanup(struct launch *l)
 	}
 	close(l->spool_fd);
 	l->spool_fd = -1;
+	return rc;
 }
 
 void launch_free(struct launch *l)
@@ -482,7 +560,10 @@ int launch_task(const struct oci_conf *conf, const struct oci_task *task, const 
 		oci_error_wrap(err, "cannot set up the container");
 	else
 		rc = launch_run(l, wstatus, err);
-	launch_cleanup(l);
+	if (launch_cleanup(l, rc == 0, err) < 0) {
+		rc = -1;
+		*wstatus = 1 << 8;
+	}
 	if (rc == 0 && timing_wanted(task->env))
 		timing_report(task->task_id, start, l->waited_ns);
 	launch_free(l);

@@ -75,6 +75,8 @@ int settings_resolve(const struct oci_options *o, const struct oci_conf *conf, c
 		out->workdir = xstrdup(o->workdir);
 	if (o->env != NULL)
 		out->env = strv_dup(o->env);
+	if (o->save != NULL)
+		out->save = xstrdup(o->save);
 	return 0;
 fail:
 	settings_release(out);
@@ -86,5 +88,6 @@ void settings_release(struct container_settings *s)
 	mounts_release(&s->mounts);
 	free(s->workdir);
 	strv_free(s->env);
+	free(s->save);
 	*s = (struct container_settings){.writable = OPT_UNSET};
 }

@@ -20,6 +20,7 @@ struct container_settings {
 	bool shared;   /* one container per step and node, joined by the tasks */
 	char *workdir; /* NULL: the task's cwd, the image's WorkingDir, or "/" */
 	char **env;    /* names whose host values win over the bundle's or image's */
+	char *save;    /* --container-save: where the root goes as squashfs, or NULL */
 };
 
 /*

@@ -270,8 +270,8 @@ int remote_exit(spank_t sp)
 	}
 	if (pid == 0) {
 		char *env[] = {"PATH=" SPANK_OCI_SYSTEM_PATH, home, user, NULL};
-		/* nothing of slurmstepd's reaches the user's runtime commands */
-		if (proc_close_all_but_stdio() < 0 ||
+		/* nothing of slurmstepd's reaches the user's runtime commands: fds, limits */
+		if (proc_close_all_but_stdio() < 0 || proc_reset_rlimits() < 0 ||
 		    become_user(vars.uid, gid, gids, ngids > 0 ? (size_t)ngids : 0) < 0)
 			_exit(1);
 		launch_sweep(context.conf, &vars, env);

@@ -108,57 +108,72 @@ static int self_dir(char **dir, oci_error_t *err)
 	return 0;
 }
 
-static int write_text(const char *dir, const char *file, const char *text, oci_error_t *err)
+/* Writes text to dir's file (a cgroup interface file: no symlink is followed). */
+static int write_at(int dirfd, const char *file, const char *text)
 {
-	cleanup_free char *path = NULL;
-	cleanup_close int fd = -1;
+	cleanup_close int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	size_t len = strlen(text);
 
-	if (asprintf(&path, "%s/%s", dir, file) < 0)
-		return oci_error_make(err, ENOMEM, "%s", dir);
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return oci_error_make(err, errno, "%s", path);
-	if (write(fd, text, len) != (ssize_t)len)
-		return oci_error_make(err, errno, "cannot write %s", path);
-	return 0;
+		return -1;
+	return write(fd, text, len) == (ssize_t)len ? 0 : -1;
+}
+
+static int open_dir_at(int dirfd, const char *name)
+{
+	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 enum visit_order { PARENT_FIRST, CHILDREN_FIRST };
 
 /*
- * Visits dir and every descendant cgroup directory (no symlinks: cgroupfs has none) and
- * adds up what fn returns.
+ * What for_each_cgroup visits: the directory (fd), and where it is (name in parent; the
+ * starting directory is its path in AT_FDCWD).
  */
-static int for_each_cgroup(const char *dir, enum visit_order order,
-			   int (*fn)(const char *dir, void *arg), void *arg)
-{
-	cleanup_dir DIR *d = opendir(dir);
-	struct dirent *e;
-	int total = order == PARENT_FIRST ? fn(dir, arg) : 0;
+struct cgroup_dir {
+	int fd, parent;
+	const char *name;
+};
 
+/*
+ * Visits dir and every descendant cgroup directory and adds up what fn returns. Each
+ * directory is opened from its parent's fd, without following a symlink: a subtree a
+ * user may rename or nest in (root visits the user's cgroups) never leads elsewhere.
+ */
+static int for_each_cgroup(const struct cgroup_dir *dir, enum visit_order order,
+			   int (*fn)(const struct cgroup_dir *dir, void *arg), void *arg)
+{
+	int total = order == PARENT_FIRST ? fn(dir, arg) : 0;
+	int list_fd = fcntl(dir->fd, F_DUPFD_CLOEXEC, 0);
+	cleanup_dir DIR *d = list_fd >= 0 ? fdopendir(list_fd) : NULL;
+	struct dirent *e;
+
+	if (d == NULL && list_fd >= 0)
+		close(list_fd);
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		cleanup_free char *sub = NULL;
+		struct cgroup_dir sub = {.parent = dir->fd, .name = e->d_name};
 
 		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
 		    strcmp(e->d_name, "..") == 0)
 			continue;
-		sub = xasprintf("%s/%s", dir, e->d_name);
-		total += for_each_cgroup(sub, order, fn, arg);
+		sub.fd = open_dir_at(dir->fd, e->d_name);
+		if (sub.fd < 0)
+			continue;
+		total += for_each_cgroup(&sub, order, fn, arg);
+		close(sub.fd);
 	}
 	return order == CHILDREN_FIRST ? total + fn(dir, arg) : total;
 }
 
-/* Counts (and with arg non-NULL, SIGKILLs) the processes listed in dir/cgroup.procs. */
-static int signal_procs(const char *dir, void *kill_them)
+/* Counts (and with arg non-NULL, SIGKILLs) the processes listed in dir's cgroup.procs. */
+static int signal_procs(const struct cgroup_dir *dir, void *kill_them)
 {
-	cleanup_free char *path = NULL;
-	cleanup_fclose FILE *f = NULL;
+	int fd = openat(dir->fd, "cgroup.procs", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_fclose FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
 	int pid, n = 0;
 
-	if (asprintf(&path, "%s/cgroup.procs", dir) < 0)
-		return 0;
-	f = fopen(path, "re");
+	if (f == NULL && fd >= 0)
+		close(fd);
 	while (f != NULL && fscanf(f, "%d", &pid) == 1) {
 		n++;
 		if (kill_them != NULL && pid > 0)
@@ -167,32 +182,77 @@ static int signal_procs(const char *dir, void *kill_them)
 	return n;
 }
 
-int cgroup2_kill_tree(const char *dir, oci_error_t *err)
+/* cgroup.events says "frozen 1" (the whole subtree is frozen). */
+static bool is_frozen(int dirfd)
 {
-	struct timespec pause = {0, 10 * 1000 * 1000};
-	cleanup_error oci_error_t kerr = NULL;
-	int found = for_each_cgroup(dir, PARENT_FIRST, signal_procs, NULL);
-	bool have_kill = write_text(dir, "cgroup.kill", "1", &kerr) == 0;
+	int fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_fclose FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+	char line[64];
 
-	for (int round = 0; round < 500; round++) {
-		if (for_each_cgroup(dir, PARENT_FIRST, signal_procs,
-				    have_kill ? NULL : (void *)1) == 0)
-			return found;
-		nanosleep(&pause, NULL);
-	}
-	return oci_error_make(err, 0, "processes remain in %s after SIGKILL", dir);
+	if (f == NULL && fd >= 0)
+		close(fd);
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strcmp(line, "frozen 1\n") == 0)
+			return true;
+	return false;
 }
 
-static int remove_one(const char *dir, void *unused)
+/*
+ * Without cgroup.kill (before Linux 5.14) each pid listed is killed, and a pid is safe to
+ * kill only while its process cannot exit and the number go to another process: the
+ * subtree is frozen first (cgroup.freeze, Linux 5.2), waiting (1 s at most) until
+ * cgroup.events says so, then the pids are killed and the subtree thawed. Past that
+ * wait (a process in an uninterruptible sleep delays freezing) or without cgroup.freeze,
+ * they are killed all the same: this is the last line of defence.
+ */
+static void kill_frozen(const struct cgroup_dir *dir)
+{
+	const struct timespec pause = {0, 10 * 1000 * 1000};
+	bool freezing = write_at(dir->fd, "cgroup.freeze", "1") == 0;
+
+	for (int i = 0; freezing && i < 100 && !is_frozen(dir->fd); i++)
+		nanosleep(&pause, NULL);
+	for_each_cgroup(dir, PARENT_FIRST, signal_procs, (void *)1);
+	if (freezing)
+		write_at(dir->fd, "cgroup.freeze", "0");
+}
+
+int cgroup2_kill_tree(const char *path, oci_error_t *err)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct cgroup_dir dir = {.fd = fd, .parent = AT_FDCWD, .name = path};
+	bool have_kill;
+	int found;
+
+	if (fd < 0)
+		return oci_error_make(err, errno, "%s", path);
+	found = for_each_cgroup(&dir, PARENT_FIRST, signal_procs, NULL);
+	have_kill = write_at(fd, "cgroup.kill", "1") == 0;
+	for (int round = 0; round < 500; round++) {
+		if (for_each_cgroup(&dir, PARENT_FIRST, signal_procs, NULL) == 0)
+			return found;
+		if (!have_kill)
+			kill_frozen(&dir);
+		nanosleep(&pause, NULL);
+	}
+	return oci_error_make(err, 0, "processes remain in %s after SIGKILL", path);
+}
+
+static int remove_one(const struct cgroup_dir *dir, void *unused)
 {
 	(void)unused;
-	return rmdir(dir) == 0 ? 1 : 0;
+	return unlinkat(dir->parent, dir->name, AT_REMOVEDIR) == 0 ? 1 : 0;
 }
 
 /* Removes dir and its empty descendants (deepest first). */
-static void remove_tree(const char *dir)
+static void remove_tree(const char *path)
 {
-	for_each_cgroup(dir, CHILDREN_FIRST, remove_one, NULL);
+	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct cgroup_dir dir = {.fd = fd, .parent = AT_FDCWD, .name = path};
+
+	if (fd >= 0)
+		for_each_cgroup(&dir, CHILDREN_FIRST, remove_one, NULL);
 }
 
 char *cgroup2_slurm_step_dir(const char *mount, const char *self_path, unsigned job,

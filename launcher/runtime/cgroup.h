@@ -18,8 +18,9 @@ int cgroup2_path_of(const char *proc_cgroup, char **path, oci_error_t *err);
 
 /*
  * Kills every process in dir and its descendants (cgroup.kill where the kernel has it,
- * else SIGKILL to each pid in cgroup.procs until all are empty), waiting (bounded) until
- * they are gone. Never opens a path outside dir. Returns the number of processes found.
+ * else SIGKILL to each pid in cgroup.procs while the subtree is frozen, until all are
+ * empty), waiting (bounded) until they are gone. Every directory under dir is opened
+ * from its parent's fd, following no symlink. Returns the number of processes found.
  */
 int cgroup2_kill_tree(const char *dir, oci_error_t *err);
 

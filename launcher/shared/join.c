@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "launcher/shared/seccomp.h"
 
 extern char **environ;
 
@@ -64,24 +65,133 @@ static void join_namespaces(const struct join_target *t)
 	close(mnt);
 }
 
-/* Keeps in the bounding set only what the process's capabilities name (as runc does). */
-static void limit_capabilities(json_t *process)
+/* process.capabilities, as bit masks (a name unknown here is ignored, as runc 1.1 does) */
+struct cap_sets {
+	uint64_t bounding, effective, permitted, inheritable, ambient;
+};
+
+static uint64_t cap_mask_of(json_t *caps, const char *set)
 {
-	json_t *bounding = json_object_get(json_object_get(process, "capabilities"), "bounding");
-	bool keep[CAP_LAST_CAP + 1] = {false};
 	json_t *name;
+	uint64_t mask = 0;
 	size_t i;
 
-	json_array_foreach(bounding, i, name)
+	json_array_foreach(json_object_get(caps, set), i, name)
 	{
 		cap_value_t cap;
 		if (json_is_string(name) && cap_from_name(json_string_value(name), &cap) == 0 &&
-		    cap >= 0 && cap <= CAP_LAST_CAP)
-			keep[cap] = true;
+		    cap >= 0 && cap < 64)
+			mask |= UINT64_C(1) << cap;
 	}
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (!keep[cap] && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	return mask;
+}
+
+static struct cap_sets cap_sets_of(json_t *process)
+{
+	json_t *caps = json_object_get(process, "capabilities");
+
+	return (struct cap_sets){.bounding = cap_mask_of(caps, "bounding"),
+				 .effective = cap_mask_of(caps, "effective"),
+				 .permitted = cap_mask_of(caps, "permitted"),
+				 .inheritable = cap_mask_of(caps, "inheritable"),
+				 .ambient = cap_mask_of(caps, "ambient")};
+}
+
+/* Keeps in the bounding set only what it names (up to the kernel's last capability). */
+static void limit_bounding(uint64_t keep)
+{
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep & (UINT64_C(1) << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the kernel's last capability */
 			die("cannot drop capability %d: %s", cap, strerror(errno));
+		}
+	}
+}
+
+/*
+ * The effective, permitted, inheritable and ambient sets as the runtime gives them to the
+ * container's process, after the change of user (PR_SET_KEEPCAPS kept the permitted set).
+ */
+static void set_capabilities(const struct cap_sets *s)
+{
+	const struct {
+		cap_flag_t flag;
+		uint64_t mask;
+	} sets[] = {{CAP_EFFECTIVE, s->effective},
+		    {CAP_PERMITTED, s->permitted},
+		    {CAP_INHERITABLE, s->inheritable}};
+	cap_t caps = cap_init();
+
+	if (caps == NULL)
+		die("out of memory");
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		for (cap_value_t cap = 0; cap < 64; cap++)
+			if ((sets[i].mask & (UINT64_C(1) << cap)) &&
+			    cap_set_flag(caps, sets[i].flag, 1, &cap, CAP_SET) < 0)
+				die("process.capabilities: capability %d is unknown here", cap);
+	if (cap_set_proc(caps) < 0)
+		die("cannot set the capabilities of process.capabilities: %s", strerror(errno));
+	cap_free(caps);
+	for (int cap = 0; cap < 64; cap++)
+		if ((s->ambient & (UINT64_C(1) << cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			die("cannot raise ambient capability %d (process.capabilities.ambient): %s",
+			    cap, strerror(errno));
+}
+
+/*
+ * Writes an LSM attribute of the next exec. Done before the task joins the container's
+ * mount namespace: this /proc is the node's, the container's is the user's to replace
+ * (CVE-2019-16884).
+ */
+static int write_attr(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t len = (ssize_t)strlen(value), n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, (size_t)len);
+	close(fd);
+	return n == len ? 0 : -1;
+}
+
+/*
+ * process.apparmorProfile and process.selinuxLabel, applied at the exec as runc 1.1 and
+ * crun apply them; like them, a node where the LSM is not enabled refuses the task.
+ */
+static void apply_labels(json_t *process)
+{
+	const char *profile = json_string_value(json_object_get(process, "apparmorProfile"));
+	const char *label = json_string_value(json_object_get(process, "selinuxLabel"));
+
+	if (profile != NULL && profile[0] != '\0') {
+		cleanup_free char *value = NULL;
+
+		if (asprintf(&value, "exec %s", profile) < 0)
+			die("out of memory");
+		if (write_attr("/proc/self/attr/apparmor/exec", value) < 0 &&
+		    (errno != ENOENT || write_attr("/proc/self/attr/exec", value) < 0))
+			die("process.apparmorProfile '%s': cannot apply it (is AppArmor enabled "
+			    "on this node?): %s",
+			    profile, strerror(errno));
+	}
+	if (label != NULL && label[0] != '\0' && write_attr("/proc/self/attr/exec", label) < 0)
+		die("process.selinuxLabel '%s': cannot apply it (is SELinux enabled on this "
+		    "node?): %s",
+		    label, strerror(errno));
+}
+
+static void load_seccomp(scmp_filter_ctx filter)
+{
+	int rc = seccomp_load(filter);
+
+	if (rc < 0)
+		die("cannot load the seccomp filter of linux.seccomp: %s", strerror(-rc));
+	seccomp_release(filter);
 }
 
 static void become_user(json_t *process)
@@ -116,21 +226,40 @@ static char **strings_of(json_t *array)
 	return v;
 }
 
-void join_exec(const struct join_target *t, json_t *process)
+/*
+ * In runc's order: labels, user and capabilities, no_new_privs, and the seccomp filter
+ * last before the exec (first, while CAP_SYS_ADMIN is there, without no_new_privs).
+ */
+void join_exec(const struct join_target *t, json_t *spec)
 {
+	json_t *process = json_object_get(spec, "process");
 	const char *cwd = json_string_value(json_object_get(process, "cwd"));
 	char **args = strings_of(json_object_get(process, "args"));
+	bool no_new_privs = json_is_true(json_object_get(process, "noNewPrivileges"));
+	struct cap_sets caps = cap_sets_of(process);
+	cleanup_error oci_error_t err = NULL;
+	scmp_filter_ctx filter = NULL;
 
+	if (args[0] == NULL)
+		die("no command to run");
+	if (seccomp_filter_of(json_object_get(json_object_get(spec, "linux"), "seccomp"), &filter,
+			      &err) < 0)
+		die("%s", oci_error_text(err));
+	apply_labels(process);
 	join_namespaces(t);
 	if (chdir(cwd ? cwd : "/") < 0)
 		die("cannot change to %s in the container: %s", cwd ? cwd : "/", strerror(errno));
-	limit_capabilities(process);
+	if (filter != NULL && !no_new_privs)
+		load_seccomp(filter);
+	limit_bounding(caps.bounding);
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		die("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
 	become_user(process);
-	if (json_is_true(json_object_get(process, "noNewPrivileges")) &&
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		die("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+	set_capabilities(&caps);
+	if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-	if (args[0] == NULL)
-		die("no command to run");
 	/*
 	 * Nothing the task had open goes in: an fd of a host directory would reach host paths
 	 * outside the container's mount namespace (the pattern of CVE-2024-21626).
@@ -139,6 +268,8 @@ void join_exec(const struct join_target *t, json_t *process)
 		die("close_range: %s", strerror(errno));
 	/* execvp searches the PATH of the container's environment */
 	environ = strings_of(json_object_get(process, "env"));
+	if (filter != NULL && no_new_privs)
+		load_seccomp(filter);
 	execvp(args[0], args);
 	die("cannot run %s in the container: %s", args[0], strerror(errno));
 }

@@ -18,10 +18,11 @@ struct join_target {
 ino_t join_mnt_ns_of(pid_t pid);
 
 /*
- * For a child of the task: joins the target's namespaces, takes the config.json process
- * (cwd, user, noNewPrivileges, bounding capabilities, env) and executes its args. On
- * failure it tells why on stderr ("spank-oci: ...") and exits with 127.
+ * For a child of the task: joins the target's namespaces and executes the config.json
+ * process's args as the runtime starts the container's process: its cwd, user, env,
+ * capabilities (all five sets), noNewPrivileges, apparmorProfile, selinuxLabel, and
+ * linux.seccomp. On failure it tells why on stderr ("spank-oci: ...") and exits with 127.
  */
-__attribute__((noreturn)) void join_exec(const struct join_target *t, json_t *process);
+__attribute__((noreturn)) void join_exec(const struct join_target *t, json_t *spec);
 
 #endif

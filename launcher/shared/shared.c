@@ -23,6 +23,7 @@
 #define SHARED_LOCK "shared.lock" /* %m/shared.lock: one task creates it */
 #define CREATOR_FILE "creator"	  /* the task id the container was created with */
 #define TARGET_FILE "target"	  /* "pid mnt-ns-inode": what tasks join */
+#define FUSE_FILE "fuse"	  /* "pid start-time" of fuse-overlayfs serving the root */
 
 static int read_numbers(const char *dir, const char *name, unsigned long long *a,
 			unsigned long long *b)
@@ -109,6 +110,13 @@ static int create(const struct shared_step *s, json_t *spec, const char *dir, st
 	/* the step's one root, in this task's namespace: the container keeps it mounted */
 	if (s->root != NULL && container_root_mount(s->root, s->userns, spec, s->env, err) < 0)
 		return oci_error_wrap(err, "the container's root over %s", s->root->lower);
+	if (s->root != NULL && s->root->fuse_pid > 0) {
+		cleanup_free char *fuse_path = path_join(dir, FUSE_FILE);
+		cleanup_free char *id = container_root_fuse_id(s->root);
+
+		if (fs_write_file(fuse_path, id, strlen(id), err) < 0)
+			return -1;
+	}
 	holder = holder_open(err);
 	if (holder < 0)
 		return -1;
@@ -180,10 +188,20 @@ static void kill_holder(const char *dir)
 		kill((pid_t)pid, SIGKILL);
 }
 
-void shared_container_remove(const struct shared_step *s)
+/* fuse-overlayfs, where it serves the container's root: it outlived the task that started it. */
+static void stop_fuse(const char *dir)
+{
+	cleanup_free char *path = path_join(dir, FUSE_FILE);
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char line[64];
+
+	if (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		container_root_fuse_kill(line);
+}
+
+void shared_container_stop(const struct shared_step *s)
 {
 	cleanup_free char *dir = path_join(s->spool, SHARED_DIR);
-	cleanup_error oci_error_t err = NULL;
 	unsigned long long creator = 0, unused = 0;
 	struct stat st;
 
@@ -197,6 +215,18 @@ void shared_container_remove(const struct shared_step *s)
 		runtime_kill_delete(&rt);
 		runtime_release(&rt);
 	}
+	stop_fuse(dir);
+}
+
+void shared_container_remove(const struct shared_step *s)
+{
+	cleanup_free char *dir = path_join(s->spool, SHARED_DIR);
+	cleanup_error oci_error_t err = NULL;
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return;
+	shared_container_stop(s);
 	if (!s->conf->disable_cleanup)
 		fs_remove_tree(dir, &err);
 }

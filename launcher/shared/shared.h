@@ -39,6 +39,9 @@ char *shared_dir_of(const char *spool);
 int shared_container_get(const struct shared_step *s, json_t *spec, struct join_target *t,
 			 oci_error_t *err);
 
+/* Kills and deletes the step's container on this node (if any); its files stay. */
+void shared_container_stop(const struct shared_step *s);
+
 /* Kills and deletes the step's container on this node (if any), and its files. */
 void shared_container_remove(const struct shared_step *s);
 

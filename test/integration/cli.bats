@@ -73,14 +73,15 @@ teardown() {
 	run_split as_user "$CLI" spec --config "$CONFIG" --bundle "$F/bundle" -- printenv A
 	[ "$status" -eq 0 ]
 	[ "$(jq -c .process.args <<<"$output")" = '["printenv","A"]' ]
-	[ "$(jq -r .root.path <<<"$output")" = "$F/bundle/rootfs" ]
+	# the root is the task's overlay of the bundle's rootfs, in its own directory
+	[[ "$(jq -r .root.path <<<"$output")" == */task.0/rootfs ]]
 	[ "$(jq -r '.linux.namespaces | map(.type) | join(",")' <<<"$output")" = "user,mount" ]
-	# the user's own uid inside; runc (which needs uid 0 mapped) runs in a namespace of
-	# its own where 0 is the user and 1 the user's first subordinate id
+	# the user's own uid inside; the runtime runs in the task's namespace, where 0 is the
+	# user and (for runc, which needs uid 0 mapped) 1 the user's first subordinate id
 	[ "$(jq -r .process.user.uid <<<"$output")" = "$TEST_UID" ]
 	case "$RUNTIME" in
 	runc*) want="[{\"containerID\":$TEST_UID,\"hostID\":0,\"size\":1},{\"containerID\":0,\"hostID\":1,\"size\":1}]" ;;
-	*) want="[{\"containerID\":$TEST_UID,\"hostID\":$TEST_UID,\"size\":1}]" ;;
+	*) want="[{\"containerID\":$TEST_UID,\"hostID\":0,\"size\":1}]" ;;
 	esac
 	[ "$(jq -c .linux.uidMappings <<<"$output")" = "$want" ]
 	[ "$(jq -r '.linux.cgroupsPath // "none"' <<<"$output")" = "none" ]

@@ -159,8 +159,10 @@ next_job_id() {
 	run_split as_user srun --container="$MINE" --container-writable sh -c 'touch /written && echo ok'
 	[ "$status" -eq 0 ]
 	[ "$output" = ok ]
-	[ -e "$MINE/written" ]
-	rm -f "$MINE/written"
+	# the write went to the container's own upper layer, gone with it: the bundle is as it was
+	[ ! -e "$MINE/written" ]
+	run_split as_user srun --container="$MINE" --container-writable sh -c 'test -e /written || echo gone'
+	[ "$output" = gone ]
 	write_config Writable=false
 	run_split as_user srun --container="$MINE" touch /written
 	[ "$status" -ne 0 ]

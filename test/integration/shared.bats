@@ -45,6 +45,53 @@ teardown() {
 	assert_refused "Killed" as_user srun --container-shared --container="$F/bundle" sh -c 'kill -9 $$'
 }
 
+# A bundle whose config.json sets capabilities (all five sets) and a seccomp profile that
+# refuses mkdir with EPERM; its root is read-only (EROFS, were mkdir let through).
+make_confined_bundle() {
+	local b="$F/scratch/confined"
+	mkdir -p "$b"
+	ln -sfn "$F/rootfs-only" "$b/rootfs"
+	python3 - "$F/bundle/config.json" "$b/config.json" <<-'PY'
+		import json, sys
+		c = json.load(open(sys.argv[1]))
+		c["root"]["readonly"] = True
+		c["process"]["capabilities"] = {
+		    "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+		    "permitted": ["CAP_CHOWN", "CAP_KILL"],
+		    "effective": ["CAP_KILL"],
+		    "inheritable": ["CAP_KILL"],
+		    "ambient": ["CAP_KILL"],
+		}
+		c.setdefault("linux", {})["seccomp"] = {
+		    "defaultAction": "SCMP_ACT_ALLOW",
+		    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+		    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+		}
+		json.dump(c, open(sys.argv[2], "w"))
+	PY
+	chmod -R a+rX "$F/scratch"
+	echo "$b"
+}
+
+@test "shared: a joined task is confined as the container's own process: seccomp, capabilities, no_new_privs" {
+	local b probe alone
+	b=$(make_confined_bundle)
+	probe='grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status; mkdir /probe'
+	# the runtime's own container process (one container per task)
+	run_split as_user srun --no-container-shared --container="$b" sh -c "$probe"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"can't create directory '/probe': Operation not permitted"* ]]
+	alone=$output
+	# (after its exec, a user other than root keeps as permitted set the ambient one)
+	[ "$alone" = $'CapInh:\t0000000000000020\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000421\nCapAmb:\t0000000000000020\nNoNewPrivs:\t1\nSeccomp:\t2' ]
+	# every task that joins the step's container: the same, mkdir refused by the profile
+	run_split as_user srun -l -n 2 --container-shared --container="$b" sh -c "$probe"
+	[ "$status" -ne 0 ]
+	[ "$(grep -c "can't create directory '/probe': Operation not permitted" <<<"$stderr")" -eq 2 ]
+	[ "$(sed -n 's/^ *0: //p' <<<"$output")" = "$alone" ]
+	[ "$(sed -n 's/^ *1: //p' <<<"$output")" = "$alone" ]
+}
+
 @test "shared: SPANK_OCI_CONTAINER_SHARED=1 and SharedContainer=true select it too" {
 	run_split as_user env SPANK_OCI_CONTAINER_SHARED=1 srun -n 2 --container="$F/bundle" readlink /proc/self/ns/mnt
 	[ "$status" -eq 0 ]

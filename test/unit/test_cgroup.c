@@ -681,6 +681,128 @@ static void kill_tree_kills_subtree_only(void **state)
 	assert_true(still_running(bystander));
 }
 
+/* ---- cgroup2_kill_tree without cgroup.kill (a fake cgroup directory) ------------------- */
+
+/*
+ * A kernel before 5.14 for one cgroup, played by a process: dir/cgroup.procs lists its
+ * child (the victim), cgroup.freeze is a FIFO it reads, and cgroup.events says
+ * "frozen 1" once it has read a 1. In dir/log it writes "freeze" when it reads a 1
+ * while the victim lives, "killed <signal>" when the victim dies (cgroup.procs is then
+ * emptied), and "thaw" when it reads a 0. It ends once the victim is dead and the last
+ * byte read was 0, or after 10 s.
+ */
+static void replace_file(const char *dir, const char *name, const char *text)
+{
+	cleanup_free char *tmp = xasprintf("%s/.%s", dir, name);
+	cleanup_free char *path = xasprintf("%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    rename(tmp, path) < 0)
+		_exit(90);
+	close(fd);
+}
+
+static void log_line(const char *dir, const char *line)
+{
+	cleanup_free char *path = xasprintf("%s/log", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		_exit(91);
+	close(fd);
+}
+
+static void fake_kernel(const char *dir, int ready)
+{
+	cleanup_free char *fifo = xasprintf("%s/cgroup.freeze", dir);
+	cleanup_free char *procs = NULL;
+	pid_t victim = fork();
+	int fd, status;
+	bool dead = false;
+	char last = '0';
+
+	if (victim == 0) {
+		for (;;)
+			pause();
+	}
+	procs = xasprintf("%d\n", (int)victim);
+	replace_file(dir, "cgroup.procs", procs);
+	replace_file(dir, "cgroup.events", "populated 1\nfrozen 0\n");
+	fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || write(ready, "r", 1) != 1)
+		_exit(92);
+	for (int i = 0; i < 10000 && !(dead && last == '0'); i++) {
+		char c;
+
+		while (read(fd, &c, 1) == 1) {
+			last = c;
+			if (c == '1' && !dead)
+				log_line(dir, "freeze\n");
+			if (c == '0')
+				log_line(dir, "thaw\n");
+			replace_file(dir, "cgroup.events",
+				     c == '1' ? "populated 1\nfrozen 1\n"
+					      : "populated 1\nfrozen 0\n");
+		}
+		if (!dead && waitpid(victim, &status, WNOHANG) == victim) {
+			cleanup_free char *line = xasprintf(
+				"killed %d\n", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+
+			dead = true;
+			log_line(dir, line);
+			replace_file(dir, "cgroup.procs", "");
+		}
+		sleep_ms(1);
+	}
+	if (!dead)
+		kill(victim, SIGKILL);
+	_exit(dead ? 0 : 93);
+}
+
+static void kill_tree_without_cgroup_kill_freezes_first(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *dir = xasprintf("%s/fake-cgroup", f->tmp);
+	cleanup_free char *fifo = xasprintf("%s/cgroup.freeze", dir);
+	cleanup_free char *log = xasprintf("%s/log", dir), *text = NULL;
+	int ready[2], status, rc;
+	pid_t kernel;
+	char c;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	kernel = fork();
+	assert_true(kernel >= 0);
+	if (kernel == 0) {
+		close(ready[0]);
+		fake_kernel(dir, ready[1]);
+	}
+	track(f, kernel);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+
+	rc = cgroup2_kill_tree(dir, &err);
+	if (rc < 0)
+		fail_msg("cgroup2_kill_tree: %s", oci_error_text(err));
+	assert_int_equal(rc, 1);
+	status = reap_tracked(f, kernel);
+	text = read_text(log);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the fake kernel ended with status 0x%x; its log:\n%s", status,
+			 text ? text : "(none)");
+	/*
+	 * frozen before anything was killed, killed with SIGKILL, thawed (the fake kernel
+	 * notices the death and the thaw in either order: it ended on a 0)
+	 */
+	if (text == NULL || strncmp(text, "freeze\n", 7) != 0 ||
+	    strstr(text, "killed 9\n") == NULL || strstr(text, "thaw\n") == NULL)
+		fail_msg("not frozen, then killed and thawed:\n%s", text ? text : "(none)");
+}
+
 /* ---- cgroup2_container_make and cgroup2_container_remove (real cgroup2) ----------------- */
 
 /* In a child: moves itself into root/name (without the code under test). */
@@ -813,6 +935,7 @@ int main(void)
 		T(slurm_step_dir_matches),
 		T(slurm_step_dir_rejects),
 		T(kill_tree_kills_subtree_only),
+		T(kill_tree_without_cgroup_kill_freezes_first),
 		T(container_cgroup_made_and_removed),
 		T(container_cgroup_not_possible),
 	};

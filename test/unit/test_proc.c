@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -762,6 +763,84 @@ static void close_all_but_stdio(void **state)
 	check_in_child(close_all_but_stdio_closes_every_other_fd, *state, 5000);
 }
 
+/* ---- proc_reset_rlimits -------------------------------------------------------------------- */
+
+struct limit_case {
+	int resource;
+	const char *name;
+	rlim_t before_soft, before_hard; /* set first: raised where this process may */
+	rlim_t limit_soft, limit_hard;	 /* what it may be after */
+};
+
+static rlim_t min_limit(rlim_t a, rlim_t b)
+{
+	return a < b ? a : b; /* RLIM_INFINITY is the largest */
+}
+
+/* c's limits, raised as far as this process may (without CAP_SYS_RESOURCE: its hard one). */
+static int raise_limit(const struct limit_case *c, struct rlimit *before)
+{
+	struct rlimit now;
+
+	*before = (struct rlimit){c->before_soft, c->before_hard};
+	if (setrlimit(c->resource, before) == 0)
+		return 0;
+	if (errno != EPERM || getrlimit(c->resource, &now) < 0)
+		return -1;
+	*before = (struct rlimit){min_limit(c->before_soft, now.rlim_max),
+				  min_limit(c->before_hard, now.rlim_max)};
+	return setrlimit(c->resource, before);
+}
+
+static int reset_rlimits_lowers_to_new_process_defaults(void *arg, char *msg, size_t len)
+{
+	const rlim_t inf = RLIM_INFINITY;
+	const struct limit_case cases[] = {
+		{RLIMIT_CORE, "RLIMIT_CORE", inf, inf, 0, 0},
+		{RLIMIT_NOFILE, "RLIMIT_NOFILE", 65536, 65536, 1024, 4096},
+		{RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", inf, inf, 8 << 20, 8 << 20},
+		{RLIMIT_RTPRIO, "RLIMIT_RTPRIO", 99, 99, 0, 0},
+		{RLIMIT_NICE, "RLIMIT_NICE", 40, 40, 0, 0},
+		{RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", inf, inf, 819200, 819200},
+		{RLIMIT_STACK, "RLIMIT_STACK", inf, inf, 8 << 20, inf},
+		/* lower than the defaults: stays */
+		{RLIMIT_NOFILE, "RLIMIT_NOFILE", 100, 200, inf, inf},
+		/* not one of them: stays */
+		{RLIMIT_CPU, "RLIMIT_CPU", 1000, 2000, inf, inf},
+	};
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct limit_case *c = &cases[i];
+		struct rlimit before, rl;
+		rlim_t want_hard, want_soft;
+
+		if (raise_limit(c, &before) < 0)
+			return snprintf(msg, len, "setrlimit %s: %s", c->name, strerror(errno)), 1;
+		want_hard = min_limit(before.rlim_max, c->limit_hard);
+		want_soft = min_limit(min_limit(before.rlim_cur, c->limit_soft), want_hard);
+		if (proc_reset_rlimits() < 0)
+			return snprintf(msg, len, "proc_reset_rlimits: %s", strerror(errno)), 1;
+		if (getrlimit(c->resource, &rl) < 0 || rl.rlim_cur != want_soft ||
+		    rl.rlim_max != want_hard)
+			return snprintf(msg, len,
+					"%s from %llu/%llu: %llu/%llu, expected %llu/%llu", c->name,
+					(unsigned long long)before.rlim_cur,
+					(unsigned long long)before.rlim_max,
+					(unsigned long long)rl.rlim_cur,
+					(unsigned long long)rl.rlim_max,
+					(unsigned long long)want_soft,
+					(unsigned long long)want_hard),
+			       1;
+	}
+	return 0;
+}
+
+static void reset_rlimits(void **state)
+{
+	check_in_child(reset_rlimits_lowers_to_new_process_defaults, *state, 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +868,7 @@ int main(void)
 		T(kill_children_without_children),
 		T(close_exec_fds),
 		T(close_all_but_stdio),
+		T(reset_rlimits),
 #undef T
 	};
 
