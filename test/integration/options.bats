@@ -218,9 +218,10 @@ policy_bundle() {
 	tmpfs="$(policy_bundle tmpfs 'mounts=[{"destination": "/home", "type": "tmpfs", "source": "tmpfs"}]')"
 	# with no prefixes set, the bundle's binds are made, from their real sources (on /home,
 	# which the rootfs has: no mount point to make)
-	run_split as_user srun --container="$link" grep ^NAME= /home/os-release
+	run_split as_user srun --container="$link" grep "^$SPANK_OCI_TEST_USER:" /home/passwd
+	echo "$stderr" >&2 # shown if the test fails
 	[ "$status" -eq 0 ]
-	[ "$output" = "$(grep ^NAME= /etc/os-release)" ]
+	[ "$output" = "$(grep "^$SPANK_OCI_TEST_USER:" /etc/passwd)" ]
 	# DeniedMountPrefixes=/etc refuses the bundle's bind of /etc as it does --container-mounts
 	write_config "DeniedMountPrefixes=/etc"
 	assert_refused "spank-oci: *$etc/config.json: the mount on /home: mount source /etc is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
@@ -252,6 +253,7 @@ hooks_bundle() {
 	notice="spank-oci: notice: the bundle's hooks (prestart, poststop) are not run (BundleHooks=false in $CONFIG)"
 	# by default: not run, one notice line on the task's stderr
 	run_split as_user srun --container="$b" echo ok
+	echo "$stderr" >&2 # shown if the test fails
 	[ "$status" -eq 0 ]
 	[ "$output" = ok ]
 	[ "$(grep -cF "$notice" <<<"$stderr")" -eq 1 ]
