@@ -216,12 +216,6 @@ policy_bundle() {
 	ln -s /etc "$link/etc-link"
 	overlay="$(policy_bundle overlay-etc 'mounts=[{"destination": "/home", "type": "overlay", "source": "overlay", "options": ["lowerdir=/etc:/usr"]}]')"
 	tmpfs="$(policy_bundle tmpfs 'mounts=[{"destination": "/home", "type": "tmpfs", "source": "tmpfs"}]')"
-	# with no prefixes set, the bundle's binds are made, from their real sources (on /home,
-	# which the rootfs has: no mount point to make)
-	run_split as_user srun --container="$link" grep "^$SPANK_OCI_TEST_USER:" /home/passwd
-	echo "$stderr" >&2 # shown if the test fails
-	[ "$status" -eq 0 ]
-	[ "$output" = "$(grep "^$SPANK_OCI_TEST_USER:" /etc/passwd)" ]
 	# DeniedMountPrefixes=/etc refuses the bundle's bind of /etc as it does --container-mounts
 	write_config "DeniedMountPrefixes=/etc"
 	assert_refused "spank-oci: *$etc/config.json: the mount on /home: mount source /etc is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
@@ -229,8 +223,14 @@ policy_bundle() {
 	assert_refused "spank-oci: *$link/config.json: the mount on /home: mount source etc-link (/etc) is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
 		as_user srun --container="$link" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
-	# other types: only those with no host path behind them, by default
 	write_config
+	# with no prefixes set, the bundle's binds are made, from their real sources (on /home,
+	# which the rootfs has: no mount point to make)
+	run_split as_user srun --container="$link" grep "^$SPANK_OCI_TEST_USER:" /home/passwd
+	echo "$stderr" >&2 # shown if the test fails
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(grep "^$SPANK_OCI_TEST_USER:" /etc/passwd)" ]
+	# other types: only those with no host path behind them, by default
 	assert_refused "spank-oci: *$overlay/config.json: the mount on /home: type overlay is refused by the site policy: not in AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in $CONFIG)" \
 		as_user srun --container="$overlay" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
@@ -242,7 +242,8 @@ policy_bundle() {
 # hooks_bundle: a bundle whose prestart and poststop hooks (host commands) leave marker
 # files in $WORK. Prints its path.
 hooks_bundle() {
-	local hook='{"path": "/bin/sh", "args": ["sh", "-c", "echo ran >>'"$WORK"'/hook-%s"]}'
+	# (each reads the container's state that the runtime writes to its stdin, all of it)
+	local hook='{"path": "/bin/sh", "args": ["sh", "-c", "/bin/cat >/dev/null; echo ran >>'"$WORK"'/hook-%s"]}'
 	# shellcheck disable=SC2059 # the format is ours
 	policy_bundle hooks "hooks={\"prestart\": [$(printf "$hook" prestart)], \"poststop\": [$(printf "$hook" poststop)]}"
 }
