@@ -391,6 +391,33 @@ static int handle_prefixes(struct oci_conf *conf, const void *key, const char *v
 	return 0;
 }
 
+/* File system type names (as mount(8) -t takes them); binds are not a type here. */
+static int handle_mount_types(struct oci_conf *conf, const void *key, const char *value,
+			      const struct parse_pos *pos, oci_error_t *err)
+{
+	cleanup_strv char **list = split_list(value);
+
+	(void)key;
+	for (size_t i = 0; list[i] != NULL; i++) {
+		if (strcmp(list[i], "bind") == 0 || strcmp(list[i], "rbind") == 0)
+			return fail_at(
+				pos, err,
+				"AllowedBundleMountTypes: '%s': a bundle's binds are checked "
+				"against AllowedMountPrefixes and DeniedMountPrefixes, not listed "
+				"here",
+				list[i]);
+		if (strspn(list[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				    "._-") != strlen(list[i]))
+			return fail_at(pos, err,
+				       "AllowedBundleMountTypes: '%s' is not a file system type",
+				       list[i]);
+	}
+	strv_free(conf->allowed_bundle_mount_types);
+	conf->allowed_bundle_mount_types = steal_pointer(&list);
+	conf->bundle_mount_types_default = false;
+	return 0;
+}
+
 static int handle_tristate(struct oci_conf *conf, const void *key, const char *value,
 			   const struct parse_pos *pos, oci_error_t *err)
 {
@@ -443,6 +470,8 @@ static const struct key_def keys[] = {
 	{"AllowedMountPrefixes", handle_prefixes, OFF(allowed_mount_prefixes), 0, false},
 	{"DeniedMountPrefixes", handle_prefixes, OFF(denied_mount_prefixes), 0, false},
 	{"AllowRemapRoot", handle_bool, OFF(allow_remap_root), 0, false},
+	{"AllowedBundleMountTypes", handle_mount_types, 0, 0, false},
+	{"BundleHooks", handle_bool, OFF(bundle_hooks), 0, false},
 	{"Writable", handle_tristate, OFF(writable), 0, false},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -616,6 +645,10 @@ int oci_conf_load(const char *path, struct oci_conf **out, oci_error_t *err)
 		conf->container_path = xstrdup(SPANK_OCI_DEFAULT_CONTAINER_PATH);
 	if (conf->image_cache == NULL)
 		conf->image_cache = xstrdup(SPANK_OCI_DEFAULT_IMAGE_CACHE);
+	if (conf->allowed_bundle_mount_types == NULL) {
+		conf->allowed_bundle_mount_types = split_list(SPANK_OCI_DEFAULT_BUNDLE_MOUNT_TYPES);
+		conf->bundle_mount_types_default = true;
+	}
 	if (validate(conf, err) < 0)
 		goto fail;
 	*out = conf;
@@ -657,6 +690,7 @@ void oci_conf_free(struct oci_conf *conf)
 	mounts_release(&conf->container_mounts);
 	strv_free(conf->allowed_mount_prefixes);
 	strv_free(conf->denied_mount_prefixes);
+	strv_free(conf->allowed_bundle_mount_types);
 	free(conf);
 }
 

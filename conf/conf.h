@@ -84,8 +84,18 @@ struct oci_conf {
 	char **allowed_mount_prefixes;	    /* NULL: any source (unless denied) */
 	char **denied_mount_prefixes;
 	bool allow_remap_root; /* AllowRemapRoot (default true) */
-	int writable;	       /* Writable: -1 unset (the bundle's own, images read-only) */
+	/* what a bundle's own config.json may bring (launcher/spec/policy.c) */
+	char **allowed_bundle_mount_types; /* AllowedBundleMountTypes: types other than binds */
+	bool bundle_mount_types_default;   /* ... are SPANK_OCI_DEFAULT_BUNDLE_MOUNT_TYPES */
+	bool bundle_hooks;		   /* BundleHooks: run the bundle's hooks (default false) */
+	int writable; /* Writable: -1 unset (the bundle's own, images read-only) */
 };
+
+/*
+ * AllowedBundleMountTypes when unset: file systems with no host path behind them (what they
+ * show is the container's own, or what /proc, /sys and /dev already show).
+ */
+#define SPANK_OCI_DEFAULT_BUNDLE_MOUNT_TYPES "tmpfs,devpts,mqueue,proc,sysfs"
 
 /* ImageUnpackMaxSize and ImageUnpackMaxEntries when unset: far above any real image. */
 #define SPANK_OCI_DEFAULT_UNPACK_MAX_SIZE (64ULL << 30)

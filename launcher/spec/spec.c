@@ -17,6 +17,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "launcher/spec/env.h"
+#include "launcher/spec/policy.h"
 
 #define OCI_VERSION "1.0.2"
 
@@ -162,6 +163,11 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 		/* our namespaces share the host's /proc, /sys and /dev: drop the bundle's */
 		if (dst == NULL || mounts_host_owned_destination(dst))
 			continue;
+		/* the site's mount policy holds for the bundle's own mounts too */
+		if (spec_policy_bundle_mount(in->conf, in->bundle->path, m, err) < 0) {
+			json_decref(mounts);
+			return -1;
+		}
 		if (json_array_append(mounts, m) < 0)
 			goto fail;
 	}
@@ -235,16 +241,6 @@ static int build_linux(const struct spec_input *in, json_t *spec, oci_error_t *e
 	    set_new(linux, "gidMappings", id_mapping(in->identity, t->gid, in->in_userns), err) < 0)
 		return -1;
 	return 0;
-}
-
-static void remove_disabled_hooks(const struct oci_conf *conf, json_t *spec)
-{
-	json_t *hooks = json_object_get(spec, "hooks");
-
-	for (size_t i = 0; hooks != NULL && conf->disable_hooks && conf->disable_hooks[i]; i++)
-		json_object_del(hooks, conf->disable_hooks[i]);
-	if (hooks != NULL && json_object_size(hooks) == 0)
-		json_object_del(spec, "hooks");
 }
 
 static json_t *default_spec(void)
@@ -375,7 +371,8 @@ int spec_build(const struct spec_input *in, json_t **out, oci_error_t *err)
 		json_decref(spec);
 		return -1;
 	}
-	remove_disabled_hooks(in->conf, spec);
+	/* DisableHooks and BundleHooks; the notice once per step (task 0) */
+	spec_policy_hooks(in->conf, spec, in->task->task_id == 0 ? in->notices : NULL);
 	*out = spec;
 	return 0;
 }

@@ -96,8 +96,8 @@ start_and_wait() {
 	return 1
 }
 
-# A bundle whose config.json asks for a mount of a file system type that does not
-# exist: the runtime fails to create the container. Prints its path.
+# A bundle whose config.json asks for a tmpfs (a type the site allows by default) with an
+# option tmpfs does not know: the runtime fails to create the container. Prints its path.
 make_bad_mount_bundle() {
 	local b="$F/scratch/badmount"
 	mkdir -p "$b"
@@ -105,7 +105,8 @@ make_bad_mount_bundle() {
 	python3 - "$F/bundle/config.json" "$b/config.json" <<-'PY'
 		import json, sys
 		c = json.load(open(sys.argv[1]))
-		c["mounts"] = [{"destination": "/mnt", "type": "nosuchfs", "source": "none"}]
+		c["mounts"] = [{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+		               "options": ["nosuchoption=1"]}]
 		json.dump(c, open(sys.argv[2], "w"))
 	PY
 	chmod -R a+rX "$F/scratch"

@@ -22,7 +22,7 @@ setup_file() {
 
 teardown() {
 	write_config # after the tests that change it
-	rm -f "$F/scratch/etc-link"
+	rm -f "$F/scratch/etc-link" "$WORK"/hook-*
 	assert_no_leftovers
 	# nothing was left in the user's own root file system either
 	diff <(cd "$MINE" && find . | sort) "$BATS_FILE_TMPDIR/mine.list" >&2
@@ -188,6 +188,97 @@ next_job_id() {
 	assert_refused "spank-oci: --container-mounts: mount source $F/scratch/etc-link (/etc) is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
 		as_user srun --container="$F/bundle" --container-mounts="$F/scratch/etc-link:/tmp/x" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
+}
+
+# policy_bundle NAME KEY=JSON...: a bundle $F/scratch/NAME (the fixture's busybox rootfs)
+# whose config.json is the fixture bundle's with these top-level keys set. Prints its path.
+policy_bundle() {
+	local b="$F/scratch/$1"
+	shift
+	rm -rf "$b"
+	mkdir -p "$b"
+	ln -sfn "$F/rootfs-only" "$b/rootfs"
+	python3 - "$F/bundle/config.json" "$b/config.json" "$@" <<-'PY'
+		import json, sys
+		c = json.load(open(sys.argv[1]))
+		for kv in sys.argv[3:]:
+		    k, v = kv.split("=", 1)
+		    c[k] = json.loads(v)
+		json.dump(c, open(sys.argv[2], "w"))
+	PY
+	chmod -R a+rX "$b"
+	echo "$b"
+}
+
+@test "policy: a bundle's own mounts are held to it (binds by real source, other types by AllowedBundleMountTypes)" {
+	etc="$(policy_bundle bind-etc 'mounts=[{"destination": "/home", "type": "bind", "source": "/etc", "options": ["rbind", "ro"]}]')"
+	link="$(policy_bundle bind-link 'mounts=[{"destination": "/home", "type": "none", "source": "etc-link", "options": ["rbind", "ro"]}]')"
+	ln -s /etc "$link/etc-link"
+	overlay="$(policy_bundle overlay-etc 'mounts=[{"destination": "/home", "type": "overlay", "source": "overlay", "options": ["lowerdir=/etc:/usr"]}]')"
+	tmpfs="$(policy_bundle tmpfs 'mounts=[{"destination": "/home", "type": "tmpfs", "source": "tmpfs"}]')"
+	# DeniedMountPrefixes=/etc refuses the bundle's bind of /etc as it does --container-mounts
+	write_config "DeniedMountPrefixes=/etc"
+	assert_refused "spank-oci: *$etc/config.json: the mount on /home: mount source /etc is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
+		as_user srun --container="$etc" touch "$WORK/marker"
+	assert_refused "spank-oci: *$link/config.json: the mount on /home: mount source etc-link (/etc) is refused by the site policy (DeniedMountPrefixes=/etc in $CONFIG)" \
+		as_user srun --container="$link" touch "$WORK/marker"
+	[ ! -e "$WORK/marker" ]
+	write_config
+	# with no prefixes set, the bundle's binds are made, from their real sources (on /home,
+	# which the rootfs has: no mount point to make)
+	run_split as_user srun --container="$link" grep "^$SPANK_OCI_TEST_USER:" /home/passwd
+	echo "$stderr" >&2 # shown if the test fails
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(grep "^$SPANK_OCI_TEST_USER:" /etc/passwd)" ]
+	# other types: only those with no host path behind them, by default
+	assert_refused "spank-oci: *$overlay/config.json: the mount on /home: type overlay is refused by the site policy: not in AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in $CONFIG)" \
+		as_user srun --container="$overlay" touch "$WORK/marker"
+	[ ! -e "$WORK/marker" ]
+	run_split as_user srun --container="$tmpfs" grep -c ' /home tmpfs ' /proc/self/mounts
+	[ "$status" -eq 0 ]
+	[ "$output" = 1 ]
+}
+
+# hooks_bundle: a bundle whose prestart and poststop hooks (host commands) leave marker
+# files in $WORK. Prints its path.
+hooks_bundle() {
+	# (each reads the container's state that the runtime writes to its stdin, all of it)
+	local hook='{"path": "/bin/sh", "args": ["sh", "-c", "/bin/cat >/dev/null; echo ran >>'"$WORK"'/hook-%s"]}'
+	# shellcheck disable=SC2059 # the format is ours
+	policy_bundle hooks "hooks={\"prestart\": [$(printf "$hook" prestart)], \"poststop\": [$(printf "$hook" poststop)]}"
+}
+
+@test "hooks: a bundle's hooks run only with BundleHooks=true, else one notice; DisableHooks drops kinds" {
+	b="$(hooks_bundle)"
+	rm -f "$WORK"/hook-*
+	notice="spank-oci: notice: the bundle's hooks (prestart, poststop) are not run (BundleHooks=false in $CONFIG)"
+	# by default: not run, one notice line on the task's stderr
+	run_split as_user srun --container="$b" echo ok
+	echo "$stderr" >&2 # shown if the test fails
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+	[ "$(grep -cF "$notice" <<<"$stderr")" -eq 1 ]
+	assert_no_leftovers
+	[ ! -e "$WORK/hook-prestart" ]
+	[ ! -e "$WORK/hook-poststop" ]
+	# BundleHooks=true: they run, nothing said
+	write_config BundleHooks=true
+	run_split as_user srun --container="$b" echo ok
+	[ "$status" -eq 0 ]
+	[ "$output" = ok ]
+	[[ "$stderr" != *"hooks"* ]]
+	assert_no_leftovers
+	[ "$(cat "$WORK/hook-prestart")" = ran ]
+	[ "$(cat "$WORK/hook-poststop")" = ran ]
+	rm -f "$WORK"/hook-*
+	# DisableHooks (Slurm's key): the hook types listed are not run
+	write_config BundleHooks=true DisableHooks=poststop
+	run_split as_user srun --container="$b" echo ok
+	[ "$status" -eq 0 ]
+	assert_no_leftovers
+	[ "$(cat "$WORK/hook-prestart")" = ran ]
+	[ ! -e "$WORK/hook-poststop" ]
+	rm -f "$WORK"/hook-*
 }
 
 @test "policy: AllowRemapRoot=false refuses --container-remap-root" {

@@ -264,6 +264,34 @@ static void disable_hooks_key(void **state)
 	load_error(f, RUNTIME "DisableHooks=poststop,prestart,bogus\n", 4, "'bogus'");
 }
 
+/* What a bundle's own config.json may bring: mount types beside binds, and hooks. */
+static void bundle_policy_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct oci_conf *c = load(f, RUNTIME);
+
+	/* by default: pseudo file systems only, and no hooks */
+	assert_strv_equal(c->allowed_bundle_mount_types,
+			  WORDS("tmpfs", "devpts", "mqueue", "proc", "sysfs"));
+	assert_true(c->bundle_mount_types_default);
+	assert_false(c->bundle_hooks);
+	c = load(f,
+		 RUNTIME "AllowedBundleMountTypes=\"tmpfs, fuse.squashfuse\"\nBundleHooks=yes\n");
+	assert_strv_equal(c->allowed_bundle_mount_types, WORDS("tmpfs", "fuse.squashfuse"));
+	assert_false(c->bundle_mount_types_default);
+	assert_true(c->bundle_hooks);
+	/* an empty list: no type beside binds */
+	c = load(f, RUNTIME "AllowedBundleMountTypes=\n");
+	assert_strv_equal(c->allowed_bundle_mount_types, WORDS(NULL));
+	assert_false(c->bundle_mount_types_default);
+	load_error(f, RUNTIME "AllowedBundleMountTypes=tmpfs,bind\n", 4,
+		   "AllowedBundleMountTypes: 'bind': a bundle's binds are checked against "
+		   "AllowedMountPrefixes and DeniedMountPrefixes, not listed here");
+	load_error(f, RUNTIME "AllowedBundleMountTypes=tmpfs,a/b\n", 4,
+		   "AllowedBundleMountTypes: 'a/b' is not a file system type");
+	load_error(f, RUNTIME "BundleHooks=sometimes\n", 4, "BundleHooks takes true or false");
+}
+
 static void boolean_keys(void **state)
 {
 	static const char *const yes[] = {"true", "True", "yes", "1", "on", "ON"};
@@ -569,6 +597,7 @@ int main(void)
 		T(create_env_file_key),
 		T(debug_flags_key),
 		T(disable_hooks_key),
+		T(bundle_policy_keys),
 		T(boolean_keys),
 		T(env_exclude_keys),
 		T(env_without_filters),

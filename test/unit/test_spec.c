@@ -53,7 +53,7 @@ static const char bundle_config[] =
 	"     \"options\": [\"rbind\", \"nosuid\", \"noexec\", \"nodev\", \"ro\"]},\n"
 	"    {\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
 	"     \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\"]},\n"
-	"    {\"destination\": \"/scratch\", \"type\": \"bind\", \"source\": \"/scratch\",\n"
+	"    {\"destination\": \"/scratch\", \"type\": \"bind\", \"source\": \"scratch\",\n"
 	"     \"options\": [\"rbind\", \"rw\"]}\n"
 	"  ],\n"
 	"  \"linux\": {\n"
@@ -79,6 +79,7 @@ static const char conf_text[] =
 	"RunTimeKill=\"/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL\"\n"
 	"RunTimeDelete=\"/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t\"\n"
 	"DisableHooks=prestart\n"
+	"BundleHooks=true\n"
 	"EnvExclude=\"^SECRET=\"\n";
 
 static char *const task_argv[] = {"printenv", "A B", NULL};
@@ -127,6 +128,7 @@ static int setup(void **state)
 	make_dir(f->dir, "bundle/rootfs/bin", 0755);
 	make_dir(f->dir, "bundle/rootfs/etc", 0755);
 	make_dir(f->dir, "bundle/rootfs/work", 0755);
+	make_dir(f->dir, "bundle/scratch", 0755);
 	write_text(f->dir, "bundle/config.json", bundle_config);
 	make_dir(f->dir, "rootfs", 0755);
 	make_dir(f->dir, "rootfs/bin", 0755);
@@ -407,6 +409,7 @@ static void bundle_spec_golden(void **state)
 	struct fixture *f = *state;
 	json_t *spec = build(f, f->bundle, true), *m;
 	cleanup_free char *rootfs = xasprintf("%s/bundle/rootfs", f->dir);
+	cleanup_free char *scratch = xasprintf("%s/bundle/scratch", f->dir);
 
 	assert_common_rules(f, spec, f->bundle, true);
 	assert_string_equal(f->bundle->rootfs, rootfs);
@@ -423,11 +426,12 @@ static void bundle_spec_golden(void **state)
 	assert_string_equal(jstr(spec, "process.cwd"), "/work");
 	/* root.readonly comes from the bundle */
 	assert_true(json_is_true(jget(spec, "root.readonly")));
-	/* the bundle's /proc, /sys and /dev* mounts give way to the host's; /scratch stays */
+	/* the bundle's /proc, /sys and /dev* mounts give way to the host's; /scratch stays,
+	 * its source (relative: in the bundle) by its real path */
 	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 4);
 	m = find_mount(spec, "/scratch");
 	assert_non_null(m);
-	assert_string_equal(jstr(m, "source"), "/scratch");
+	assert_string_equal(jstr(m, "source"), scratch);
 	assert_jstrings(m, "options", STRINGS("rbind", "rw"));
 	assert_null(find_mount(spec, "/dev/pts"));
 	assert_null(find_mount(spec, "/dev/shm"));
@@ -592,9 +596,9 @@ static void only_host_owned_mounts_are_dropped(void **state)
 		   "{\"ociVersion\": \"1.0.2\", \"mounts\": ["
 		   "{\"destination\": \"/proc/sys/fs/binfmt_misc\", \"type\": \"binfmt_misc\","
 		   " \"source\": \"binfmt\"},"
-		   "{\"destination\": \"/device\", \"type\": \"bind\", \"source\": \"/a\"},"
-		   "{\"destination\": \"/system\", \"type\": \"bind\", \"source\": \"/b\"},"
-		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/c\"},"
+		   "{\"destination\": \"/device\", \"type\": \"bind\", \"source\": \"/usr\"},"
+		   "{\"destination\": \"/system\", \"type\": \"bind\", \"source\": \"/tmp\"},"
+		   "{\"destination\": \"/process\", \"type\": \"bind\", \"source\": \"/\"},"
 		   "{\"destination\": \"/dev/fuse\", \"type\": \"bind\", \"source\": \"/dev/fuse\"}"
 		   "], \"hooks\": {\"prestart\": [{\"path\": \"/bin/true\"}]}}");
 	assert_ok(bundle_open(path, false, "/nonexistent-image-cache", 0, &b, &err), err);
@@ -879,6 +883,264 @@ static void non_utf8_cwd_and_mounts_are_refused(void **state)
 	settings_release(&set);
 }
 
+/* ---- the site's policy on the bundle's own mounts and hooks (launcher/spec/policy.c) ---- */
+
+/* Replaces the fixture's configuration: a runtime and extra. */
+static void use_conf(struct fixture *f, const char *extra)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = xasprintf("%s/policy.conf", f->dir);
+	cleanup_free char *text =
+		xasprintf("RunTimeRun=\"/usr/sbin/runc run --bundle %%b %%u.%%j.%%s.%%t\"\n"
+			  "RunTimeKill=\"/usr/sbin/runc kill %%u.%%j.%%s.%%t KILL\"\n"
+			  "RunTimeDelete=\"/usr/sbin/runc delete --force %%u.%%j.%%s.%%t\"\n%s",
+			  extra);
+
+	write_text(path, NULL, text);
+	oci_conf_free(f->conf);
+	f->conf = NULL;
+	assert_ok(oci_conf_load(path, &f->conf, &err), err);
+}
+
+/* Makes dir/policy-bundle with this config.json (fmt: one %s, the temporary directory). */
+static void use_bundle(struct fixture *f, const char *fmt)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = xasprintf("%s/policy-bundle", f->dir);
+	cleanup_free char *config = xasprintf(fmt, f->dir, f->dir, f->dir);
+
+	if (!path_exists(path)) { /* the first config.json of a test */
+		make_dir(f->dir, "policy-bundle", 0755);
+		make_dir(f->dir, "policy-bundle/rootfs", 0755);
+	}
+	write_text(path, "config.json", config);
+	bundle_free(f->bundle);
+	f->bundle = NULL;
+	assert_ok(bundle_open(path, false, "/nonexistent-image-cache", 0, &f->bundle, &err), err);
+}
+
+/* spec_build of f->bundle as task task_id must fail with "BUNDLE/config.json: want". */
+static void expect_bundle_refused(struct fixture *f, const char *want)
+{
+	cleanup_free char *full = xasprintf("%s/policy-bundle/config.json: %s", f->dir, want);
+
+	expect_refused(f, full);
+}
+
+/* One mount in a bundle's config.json (a printf format of the temporary directory). */
+#define BUNDLE_MOUNT(m) "{\"mounts\": [" m "]}"
+
+/* Binds in a bundle's config.json pass Allowed/DeniedMountPrefixes by their real source. */
+static void bundle_binds_follow_the_mount_prefixes(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *conf = xasprintf("DeniedMountPrefixes=%s/site/secret\n"
+					    "AllowedMountPrefixes=%s/site,%s/policy-bundle\n",
+					    f->dir, f->dir, f->dir);
+	cleanup_free char *want = NULL, *real = NULL;
+	json_t *spec;
+
+	make_dir(f->dir, "site", 0755);
+	make_dir(f->dir, "site/secret", 0755);
+	make_dir(f->dir, "site/data", 0755);
+	real = xasprintf("%s/site/secret", f->dir);
+	want = xasprintf("%s/site/link", f->dir);
+	assert_int_equal(symlink(real, want), 0);
+	free(want);
+	free(real);
+	use_conf(f, conf);
+
+	/* a denied source, as --container-mounts would be refused */
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/a\", \"type\": \"bind\","
+				   " \"source\": \"%s/site/secret\", \"options\": [\"rbind\"]}"));
+	want = xasprintf("the mount on /a: mount source %s/site/secret is refused by the site "
+			 "policy (DeniedMountPrefixes=%s/site/secret in %s/policy.conf)",
+			 f->dir, f->dir, f->dir);
+	expect_bundle_refused(f, want);
+	free(want);
+	/* through a link; "rbind" makes it a bind whatever its type */
+	use_bundle(f, BUNDLE_MOUNT(
+			      "{\"destination\": \"/b\", \"type\": \"none\","
+			      " \"source\": \"%s/site/link\", \"options\": [\"rbind\", \"ro\"]}"));
+	want = xasprintf(
+		"the mount on /b: mount source %s/site/link (%s/site/secret) is refused by "
+		"the site policy (DeniedMountPrefixes=%s/site/secret in %s/policy.conf)",
+		f->dir, f->dir, f->dir, f->dir);
+	expect_bundle_refused(f, want);
+	free(want);
+	/* "bind" in a tmpfs's options: a bind of /usr, not under the allowed prefixes */
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/c\", \"type\": \"tmpfs\","
+				   " \"source\": \"/usr\", \"options\": [\"bind\"]}"));
+	want = xasprintf("the mount on /c: mount source /usr is refused by the site policy: not "
+			 "under AllowedMountPrefixes=%s/site,%s/policy-bundle in %s/policy.conf",
+			 f->dir, f->dir, f->dir);
+	expect_bundle_refused(f, want);
+	free(want);
+	/* a missing source, and a bind without one */
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/d\", \"type\": \"bind\","
+				   " \"source\": \"%s/site/none\"}"));
+	want = xasprintf("the mount on /d: mount source %s/site/none: No such file or directory",
+			 f->dir);
+	expect_bundle_refused(f, want);
+	free(steal_pointer(&want));
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/e\", \"type\": \"bind\"}"));
+	expect_bundle_refused(f, "the mount on /e: a bind mount without a source");
+
+	/* allowed: the runtime gets the real paths that were checked; a relative source is
+	 * the bundle's */
+	make_dir(f->dir, "policy-bundle/rel", 0755);
+	use_bundle(f, "{\"mounts\": [{\"destination\": \"/f\", \"type\": \"bind\","
+		      " \"source\": \"%s/site/../site/data/\"},"
+		      " {\"destination\": \"/g\", \"type\": \"bind\", \"source\": \"rel\"}]}");
+	spec = build(f, f->bundle, false);
+	real = xasprintf("%s/site/data", f->dir);
+	assert_string_equal(jstr(find_mount(spec, "/f"), "source"), real);
+	free(real);
+	real = xasprintf("%s/policy-bundle/rel", f->dir);
+	assert_string_equal(jstr(find_mount(spec, "/g"), "source"), real);
+	/* the bundle's own config is not changed */
+	assert_string_equal(
+		jstr(json_array_get(json_object_get(f->bundle->config, "mounts"), 1), "source"),
+		"rel");
+}
+
+/* Other mounts of a bundle: their type must be in AllowedBundleMountTypes. */
+static void bundle_mount_types_follow_the_allow_list(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *want = NULL;
+	json_t *spec;
+
+	/* the default: file systems with no host path behind them */
+	use_conf(f, "");
+	use_bundle(f, "{\"mounts\": ["
+		      "{\"destination\": \"/t\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"},"
+		      "{\"destination\": \"/pts\", \"type\": \"devpts\", \"source\": \"devpts\"},"
+		      "{\"destination\": \"/mq\", \"type\": \"mqueue\", \"source\": \"mqueue\"},"
+		      "{\"destination\": \"/p\", \"type\": \"proc\", \"source\": \"proc\"},"
+		      "{\"destination\": \"/s\", \"type\": \"sysfs\", \"source\": \"sysfs\"}]}");
+	spec = build(f, f->bundle, false);
+	assert_int_equal(json_array_size(json_object_get(spec, "mounts")), 3 + 5);
+	assert_string_equal(jstr(find_mount(spec, "/t"), "source"), "tmpfs");
+	/* an overlay could show any host directory: refused */
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/o\", \"type\": \"overlay\","
+				   " \"source\": \"overlay\", \"options\": [\"lowerdir=/etc\"]}"));
+	want = xasprintf(
+		"the mount on /o: type overlay is refused by the site policy: not in "
+		"AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in "
+		"%s/policy.conf)",
+		f->dir);
+	expect_bundle_refused(f, want);
+	free(want);
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/n\", \"source\": \"/dev/sda1\"}"));
+	want = xasprintf(
+		"the mount on /n: type (none) is refused by the site policy: not in "
+		"AllowedBundleMountTypes (default tmpfs,devpts,mqueue,proc,sysfs, unset in "
+		"%s/policy.conf)",
+		f->dir);
+	expect_bundle_refused(f, want);
+	free(want);
+
+	/* the site's own list */
+	use_conf(f, "AllowedBundleMountTypes=tmpfs,overlay\n");
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/o\", \"type\": \"overlay\","
+				   " \"source\": \"overlay\", \"options\": [\"lowerdir=/etc\"]}"));
+	spec = build(f, f->bundle, false);
+	assert_string_equal(jstr(find_mount(spec, "/o"), "type"), "overlay");
+	use_bundle(f, BUNDLE_MOUNT("{\"destination\": \"/mq\", \"type\": \"mqueue\","
+				   " \"source\": \"mqueue\"}"));
+	want = xasprintf("the mount on /mq: type mqueue is refused by the site policy: not in "
+			 "AllowedBundleMountTypes=tmpfs,overlay in %s/policy.conf",
+			 f->dir);
+	expect_bundle_refused(f, want);
+}
+
+/* Builds f->bundle as task task_id; returns the notices (a strv, NULL when none). */
+static char **build_notices(struct fixture *f, uint32_t task_id)
+{
+	cleanup_error oci_error_t err = NULL;
+	char **notices = NULL;
+	struct spec_input in = {.conf = f->conf,
+				.bundle = f->bundle,
+				.task = &f->task,
+				.identity = IDENTITY_OWN,
+				.notices = &notices};
+
+	f->task.task_id = task_id;
+	json_decref(f->spec);
+	f->spec = NULL;
+	assert_ok(spec_build(&in, &f->spec, &err), err);
+	return notices;
+}
+
+#define HOOKS_BUNDLE                                                                               \
+	"{\"hooks\": {\"prestart\": [{\"path\": \"/bin/sh\"}], \"createRuntime\": [],"             \
+	" \"poststop\": [{\"path\": \"/bin/true\"}, {\"path\": \"/bin/false\"}]}}"
+
+/*
+ * The bundle's hooks would run host commands as the user, outside the container: only
+ * with BundleHooks=true, else dropped with one notice (task 0's: once per step).
+ * DisableHooks removes kinds either way.
+ */
+static void bundle_hooks_only_when_the_site_says(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *want = NULL;
+	char **notices;
+
+	use_conf(f, "");
+	use_bundle(f, HOOKS_BUNDLE);
+	notices = build_notices(f, 0);
+	assert_null(jget(f->spec, "hooks"));
+	want = xasprintf("notice: the bundle's hooks (prestart, poststop) are not run "
+			 "(BundleHooks=false in %s/policy.conf)",
+			 f->dir);
+	assert_non_null(notices);
+	assert_string_equal(notices[0], want);
+	assert_null(notices[1]);
+	strv_free(notices);
+	/* the other tasks of the step say nothing */
+	notices = build_notices(f, 1);
+	assert_null(jget(f->spec, "hooks"));
+	assert_null(notices);
+
+	/* BundleHooks=true: as in the bundle */
+	use_conf(f, "BundleHooks=true\n");
+	notices = build_notices(f, 0);
+	assert_null(notices);
+	assert_json_equal(jget(f->spec, "hooks"), jget(f->bundle->config, "hooks"), "hooks");
+
+	/* DisableHooks, as Slurm documents it: the listed hook types are disabled */
+	use_conf(f, "BundleHooks=true\nDisableHooks=poststop,createRuntime\n");
+	notices = build_notices(f, 0);
+	assert_null(notices);
+	assert_int_equal(json_object_size(jget(f->spec, "hooks")), 1);
+	assert_string_equal(jstr(json_array_get(jget(f->spec, "hooks.prestart"), 0), "path"),
+			    "/bin/sh");
+	use_conf(f, "BundleHooks=true\nDisableHooks=\"Prestart, poststop\"\n");
+	notices = build_notices(f, 0);
+	assert_null(notices);
+	assert_null(jget(f->spec, "hooks.prestart"));
+	assert_null(jget(f->spec, "hooks.poststop"));
+	assert_non_null(jget(f->spec, "hooks.createRuntime"));
+	/* the notice names only what BundleHooks=false dropped */
+	use_conf(f, "DisableHooks=poststop\n");
+	notices = build_notices(f, 0);
+	assert_null(jget(f->spec, "hooks"));
+	free(want);
+	want = xasprintf("notice: the bundle's hooks (prestart) are not run (BundleHooks=false "
+			 "in %s/policy.conf)",
+			 f->dir);
+	assert_string_equal(notices[0], want);
+	assert_null(notices[1]);
+	strv_free(notices);
+	/* nothing to drop, nothing said */
+	use_conf(f, "DisableHooks=prestart,poststop\n");
+	notices = build_notices(f, 0);
+	assert_null(jget(f->spec, "hooks"));
+	assert_null(notices);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -901,6 +1163,9 @@ int main(void)
 		T(non_utf8_argument_is_refused),
 		T(non_utf8_variable_is_left_out),
 		T(non_utf8_cwd_and_mounts_are_refused),
+		T(bundle_binds_follow_the_mount_prefixes),
+		T(bundle_mount_types_follow_the_allow_list),
+		T(bundle_hooks_only_when_the_site_says),
 	};
 
 	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
