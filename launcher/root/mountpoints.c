@@ -64,6 +64,18 @@ static int upper_dir(const struct image *im, const char *path, mode_t mode, oci_
 	return 0;
 }
 
+/* Where fd (opened inside the image) is, as a path of the image ("/" for its root), or NULL. */
+static char *image_path_of(const struct image *im, int fd)
+{
+	cleanup_free char *real = path_of_fd(fd);
+	size_t len = strlen(im->real);
+
+	if (real == NULL || strncmp(real, im->real, len) != 0 ||
+	    (real[len] != '/' && real[len] != '\0'))
+		return NULL;
+	return xstrdup(real[len] != '\0' ? real + len : "/");
+}
+
 /* The directories of resolved (an existing directory of the image), made in the upper layer. */
 static int mirror_dirs(const struct image *im, const char *resolved, oci_error_t *err)
 {
@@ -94,12 +106,11 @@ static int mirror_dirs(const struct image *im, const char *resolved, oci_error_t
 
 static int make_one(const struct image *im, const char *dest, bool file, oci_error_t *err)
 {
-	cleanup_free char *prefix = xstrdup(dest), *made = NULL, *resolved = NULL, *parts = NULL;
+	cleanup_free char *prefix = xstrdup(dest), *made = NULL, *parts = NULL;
 	cleanup_close int fd = -1;
 	const char *rest = NULL;
 	char *name, *save = NULL;
 	struct stat st;
-	size_t len;
 
 	/* the longest part of dest that is in the image */
 	for (;;) {
@@ -118,13 +129,10 @@ static int make_one(const struct image *im, const char *dest, bool file, oci_err
 	}
 	if (rest == NULL || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0; /* there already, or no directory: the runtime will say so */
-	resolved = path_of_fd(fd);
-	len = strlen(im->real);
-	if (resolved == NULL || strncmp(resolved, im->real, len) != 0 ||
-	    (resolved[len] != '/' && resolved[len] != '\0'))
+	made = image_path_of(im, fd);
+	if (made == NULL)
 		return oci_error_make(err, 0, "mount point %s: cannot follow it in the image",
 				      dest);
-	made = xstrdup(resolved[len] != '\0' ? resolved + len : "/");
 	if (mirror_dirs(im, made, err) < 0)
 		return -1;
 	parts = xstrdup(rest);
@@ -188,16 +196,14 @@ static int writable_places(const struct image *im, oci_error_t *err)
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
 		cleanup_close int fd = open_in_root(im->fd, places[i], O_PATH | O_DIRECTORY);
 		cleanup_free char *resolved = NULL;
-		size_t len = strlen(im->real);
 
 		if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid == geteuid() ||
 		    (st.st_mode & (S_IWOTH | S_ISVTX)) != (S_IWOTH | S_ISVTX))
 			continue;
-		resolved = path_of_fd(fd);
-		if (resolved == NULL || strncmp(resolved, im->real, len) != 0 ||
-		    resolved[len] != '/')
+		resolved = image_path_of(im, fd);
+		if (resolved == NULL || strcmp(resolved, "/") == 0)
 			continue;
-		if (mirror_dirs(im, resolved + len, err) < 0)
+		if (mirror_dirs(im, resolved, err) < 0)
 			return -1;
 	}
 	return 0;
