@@ -280,8 +280,12 @@ srun --no-container grep ^NAME /etc/os-release")"
 
 @test "DisableCleanup=true keeps the generated files, and no runtime state" {
 	write_config DisableCleanup=true
-	run_split as_user srun --container="$F/bundle" true
+	# shellcheck disable=SC2016 # expanded in the container
+	run_split as_user srun --container="$F/bundle" sh -c 'echo $SLURM_JOB_ID'
 	[ "$status" -eq 0 ]
+	# srun returns with the tasks; the step's slurmstepd (shared mode: it stops the
+	# container) ends before the job leaves the queue
+	wait_job "$output"
 	files="$(cd "$SPOOL" && find . -type f | sort)"
 	empty_dir "$SPOOL"
 	case $RUNTIME in
