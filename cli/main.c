@@ -204,8 +204,11 @@ static int self_task(struct oci_task *t, struct cli *cli, char *cwd, size_t cwdl
 		.step_id = (uint32_t)getpid(),
 		.argv = cli->argv,
 		.env = environ,
+		.shell = pw->pw_shell,
 		.tty = cli->tty,
 	};
+	if (t->tty)
+		task_terminal_size(t);
 	n = getgroups(0, NULL);
 	if (n > 0) {
 		t->gids = calloc((size_t)n, sizeof(gid_t));

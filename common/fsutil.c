@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -175,4 +177,12 @@ int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *e
 char *path_join(const char *dir, const char *name)
 {
 	return xasprintf("%s/%s", dir, name);
+}
+
+int fs_open_in_root(int root, const char *path, int flags)
+{
+	struct open_how how = {.flags = (unsigned long long)flags | O_CLOEXEC,
+			       .resolve = RESOLVE_IN_ROOT};
+
+	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
 }

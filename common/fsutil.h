@@ -24,4 +24,10 @@ int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *e
 /* "dir/name" (allocated; never NULL). */
 char *path_join(const char *dir, const char *name);
 
+/*
+ * openat2 of path inside the directory root as if root were /: absolute paths, ".." and
+ * symlinks all stay within it (RESOLVE_IN_ROOT). O_CLOEXEC is added. -1 and errno.
+ */
+int fs_open_in_root(int root, const char *path, int flags);
+
 #endif

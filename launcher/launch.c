@@ -22,6 +22,7 @@
 #include "launcher/root/root.h"
 #include "launcher/settings.h"
 #include "launcher/runtime/cgroup.h"
+#include "launcher/runtime/console.h"
 #include "launcher/runtime/runtime.h"
 #include "launcher/runtime/userns.h"
 #include "launcher/shared/join.h"
@@ -49,6 +50,7 @@ struct launch {
 	bool in_userns;	      /* the runtime runs there (an overlay root, or runc's own ids) */
 	struct container_root root; /* the task's container's root (shared mode: the step's) */
 	struct runtime runtime;	    /* the task's own container's commands */
+	struct console console;	    /* its terminal, where spank-oci relays it */
 	bool state_may_remain;	    /* the runtime may have left state behind */
 	int spool_fd;		    /* %m, share-locked while the task lives; -1 before prepare */
 	struct litter_list litter;  /* mount points the runtime may create in the rootfs */
@@ -192,6 +194,7 @@ int launch_new(const struct oci_conf *conf, const struct oci_task *task, const c
 	l->spool_fd = -1;
 	l->cgroup.fd = -1;
 	l->userns.fd = -1;
+	console_init(&l->console);
 	if (open_task(l, bundle_path, err) < 0 || apply_options(l, bundle_path, err) < 0) {
 		launch_free(l);
 		return -1;
@@ -329,12 +332,31 @@ static struct shared_step shared_step_of(struct launch *l)
 	};
 }
 
+/*
+ * A task at a terminal whose runtime hands the container's terminal to spank-oci (op's
+ * template: see runtime_takes_console): the socket it sends it to, in the task's bundle.
+ */
+static int relay_console(struct launch *l, char **words, const char *op, oci_error_t *err)
+{
+	cleanup_free char *path = NULL;
+
+	if (!l->task->tty || !runtime_takes_console(words, op))
+		return 0;
+	path = path_join(l->bundle_dir, "console.sock");
+	if (console_listen(&l->console, path, err) < 0)
+		return -1;
+	l->runtime.console_socket = l->console.path;
+	return 0;
+}
+
 /* RunTimeCreate + RunTimeStart, then the container's init, reparented to us, to its end. */
 static int run_create_start(struct launch *l, int *wstatus, oci_error_t *err)
 {
 	pid_t pid = 0;
 	uint64_t started;
 
+	if (relay_console(l, l->conf->runtime_create, "create", err) < 0)
+		return -1;
 	l->state_may_remain = true;
 	if (runtime_command(&l->runtime, "create", l->conf->runtime_create, PROC_IO_INHERIT, -1,
 			    err) < 0 ||
@@ -345,8 +367,9 @@ static int run_create_start(struct launch *l, int *wstatus, oci_error_t *err)
 			    err) < 0)
 		return -1;
 	started = proc_now_ns();
-	if (supervise_container(pid, wstatus, err) < 0)
+	if (supervise_container(pid, &l->console, wstatus, err) < 0)
 		return -1;
+	console_finish(&l->console);
 	l->waited_ns += proc_now_ns() - started;
 	return 0;
 }
@@ -358,11 +381,13 @@ static int run_run(struct launch *l, int *wstatus, oci_error_t *err)
 	pid_t pid;
 	int rc;
 
-	if (runtime_spawn_run(&l->runtime, &pid, err) < 0)
+	if (relay_console(l, l->conf->runtime_run, "run", err) < 0 ||
+	    runtime_spawn_run(&l->runtime, &pid, err) < 0)
 		return -1;
 	started = proc_now_ns();
 	l->state_may_remain = true;
-	rc = supervise_runtime(pid, l->pid_path, wstatus, err);
+	rc = supervise_runtime(pid, l->pid_path, &l->console, wstatus, err);
+	console_finish(&l->console);
 	l->waited_ns += proc_now_ns() - started;
 	if (rc == 0 && WIFEXITED(*wstatus) && WEXITSTATUS(*wstatus) != 0)
 		rc = runtime_run_error(&l->runtime, err);
@@ -524,6 +549,7 @@ void launch_free(struct launch *l)
 {
 	if (l == NULL)
 		return;
+	console_finish(&l->console); /* the task's terminal as it was, whatever happened */
 	runtime_release(&l->runtime);
 	container_root_release(&l->root);
 	userns_release(&l->userns);

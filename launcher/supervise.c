@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/proc.h"
+#include "launcher/runtime/console.h"
 
 /* Signals that reach the supervisor while it waits; forwarded only where needed. */
 static volatile sig_atomic_t pending_signals[NSIG];
@@ -72,79 +73,130 @@ static pid_t read_pid_file(const char *path)
 	return (pid_t)pid;
 }
 
-int supervise_runtime(pid_t runtime, const char *main_pid_file, int *wstatus, oci_error_t *err)
+/* SIGWINCH came: the relayed terminal of the container follows the task's. */
+static void resize_if_asked(const struct console *console)
+{
+	if (console != NULL && pending_signals[SIGWINCH])
+		console_resize(console);
+}
+
+/*
+ * The supervised signals stay blocked but while ppoll waits: one that comes between two
+ * waits is seen at the next, never left noted until another one comes. *waiting: the
+ * mask to wait with.
+ */
+static void block_supervised(sigset_t *supervised, sigset_t *waiting)
+{
+	sigemptyset(supervised);
+	for (size_t i = 0; i < N_SUPERVISED; i++)
+		sigaddset(supervised, supervised_signals[i]);
+	sigprocmask(SIG_BLOCK, supervised, waiting);
+	sigdelset(waiting, SIGCHLD);
+	for (size_t i = 0; i < N_SUPERVISED; i++)
+		sigdelset(waiting, supervised_signals[i]);
+}
+
+static struct timespec ms_timespec(int ms)
+{
+	return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+}
+
+/* What remains of the container is killed this long after its main process ended. */
+#define LEFTOVER_GRACE_NS (100 * 1000000ULL)
+
+int supervise_runtime(pid_t runtime, const char *main_pid_file, struct console *console,
+		      int *wstatus, oci_error_t *err)
 {
 	cleanup_close int runtime_fd = pidfd_of(runtime);
 	cleanup_close int main_fd = -1;
-	bool main_known = false, main_ended = false;
+	bool main_known = false;
+	uint64_t main_ended_at = 0; /* 0: not ended, or what it left was killed */
 	int waited_ms = 0;
+	sigset_t supervised, waiting;
+	struct console none;
 
+	if (console == NULL) {
+		console_init(&none);
+		console = &none;
+	}
+	block_supervised(&supervised, &waiting);
 	while (runtime_fd >= 0) {
-		struct pollfd fds[2] = {{.fd = runtime_fd, .events = POLLIN},
-					{.fd = main_fd, .events = POLLIN}};
-		int timeout = main_ended ? 100 : main_known ? -1 : waited_ms < 2000 ? 20 : 250;
-		int n = poll(fds, main_fd >= 0 ? 2 : 1, timeout);
+		struct pollfd fds[2 + CONSOLE_POLLFDS] = {{.fd = runtime_fd, .events = POLLIN},
+							  {.fd = main_fd, .events = POLLIN}};
+		int timeout = main_ended_at ? 20 : main_known ? -1 : waited_ms < 2000 ? 20 : 250;
+		struct timespec ts = ms_timespec(timeout);
+		int n;
 
+		console_pollfds(console, fds + 2);
+		n = ppoll(fds, 2 + CONSOLE_POLLFDS, timeout < 0 ? NULL : &ts, &waiting);
 		if (n < 0 && errno == EINTR) {
+			resize_if_asked(console);
 			forward_signals(0);
 			continue;
 		}
 		if (n < 0 || fds[0].revents != 0)
 			break; /* the runtime ended */
+		console_handle(console, fds + 2);
 		if (main_fd >= 0 && fds[1].revents != 0) {
 			close(main_fd);
 			main_fd = -1;
-			main_ended = true;
-		} else if (main_ended && n == 0) {
+			main_ended_at = proc_now_ns();
+		} else if (main_ended_at && proc_now_ns() - main_ended_at >= LEFTOVER_GRACE_NS) {
 			proc_kill_descendants(runtime);
-			main_ended = false;
-		} else if (!main_known && n == 0) {
+			main_ended_at = 0;
+		} else if (!main_known) {
 			pid_t main_pid = read_pid_file(main_pid_file);
 
-			waited_ms += timeout;
+			if (n == 0)
+				waited_ms += timeout;
 			if (main_pid > 0) {
 				main_known = true;
 				main_fd = pidfd_of(main_pid);
-				main_ended = main_fd < 0;
+				if (main_fd < 0)
+					main_ended_at = proc_now_ns();
 			}
 		}
 	}
 	while (waitpid(runtime, wstatus, 0) < 0) {
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			sigprocmask(SIG_UNBLOCK, &supervised, NULL);
 			return oci_error_make(err, errno, "waiting for the runtime (pid %d)",
 					      (int)runtime);
-		forward_signals(0);
+		}
 	}
+	sigprocmask(SIG_UNBLOCK, &supervised, NULL);
+	forward_signals(0);
 	return 0;
 }
 
-/*
- * The supervised signals stay blocked but while ppoll waits: one that comes between two
- * waits is forwarded at the next, never left noted until another one comes.
- */
-int supervise_container(pid_t pid, int *wstatus, oci_error_t *err)
+int supervise_container(pid_t pid, struct console *console, int *wstatus, oci_error_t *err)
 {
 	cleanup_close int fd = pidfd_of(pid);
 	sigset_t supervised, waiting;
+	struct console none;
 	int rc = 0;
 
-	sigemptyset(&supervised);
-	for (size_t i = 0; i < N_SUPERVISED; i++)
-		sigaddset(&supervised, supervised_signals[i]);
-	sigprocmask(SIG_BLOCK, &supervised, &waiting);
-	sigdelset(&waiting, SIGCHLD);
-	for (size_t i = 0; i < N_SUPERVISED; i++)
-		sigdelset(&waiting, supervised_signals[i]);
+	if (console == NULL) {
+		console_init(&none);
+		console = &none;
+	}
+	block_supervised(&supervised, &waiting);
 	/* those that came while the runtime created and started it */
 	forward_signals(pid);
 	for (bool ended = false; !ended;) {
 		const struct timespec reap_every = {.tv_sec = 1};
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int n = ppoll(&p, fd >= 0 ? 1 : 0, &reap_every, &waiting), st;
+		struct pollfd p[1 + CONSOLE_POLLFDS] = {{.fd = fd, .events = POLLIN}};
+		int n, st;
 		pid_t got;
 
-		if (n < 0 && errno == EINTR)
+		console_pollfds(console, p + 1);
+		n = ppoll(p, 1 + CONSOLE_POLLFDS, &reap_every, &waiting);
+		if (n < 0 && errno == EINTR) {
+			resize_if_asked(console);
 			forward_signals(pid);
+		} else if (n > 0) {
+			console_handle(console, p + 1);
+		}
 		/* the container, and the orphans it leaves (they come back to us) */
 		while (!ended && (got = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (got == pid) {

@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 
+struct console;
+
 /* Becomes a child subreaper and catches the signals to forward. */
 int supervise_begin(oci_error_t *err);
 /* Kills and reaps whatever is left of the container's processes. */
@@ -21,14 +23,17 @@ void supervise_end(void);
  * main process (its pid in main_pid_file, once the runtime wrote it) has ended but the
  * runtime has not, what the container left behind is killed, as Slurm kills what a host
  * task leaves: runc run waits until nothing holds the container's stdout and stderr.
+ * console: the container's terminal that spank-oci relays meanwhile, or NULL.
  */
-int supervise_runtime(pid_t runtime, const char *main_pid_file, int *wstatus, oci_error_t *err);
+int supervise_runtime(pid_t runtime, const char *main_pid_file, struct console *console,
+		      int *wstatus, oci_error_t *err);
 
 /*
  * Waits for a container's first process (created and started, reparented to us: we are
- * its subreaper), forwarding the signals that reach us to it.
+ * its subreaper), forwarding the signals that reach us to it, and relaying its terminal
+ * (console, or NULL).
  */
-int supervise_container(pid_t pid, int *wstatus, oci_error_t *err);
+int supervise_container(pid_t pid, struct console *console, int *wstatus, oci_error_t *err);
 
 /*
  * runc run and crun run report a container killed by signal N as exit status 128 + N,

@@ -273,7 +273,11 @@ int remote_task_init(spank_t sp)
 	task.argv = argv;
 	task.env = env;
 	task.cwd = getcwd(cwd, sizeof(cwd));
+	task.shell = pw->pw_shell;
 	task.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (task.tty)
+		task_terminal_size(&task);
+	task.interactive = task.step_id == SLURM_INTERACTIVE_STEP;
 	if (task.step_id == SLURM_BATCH_SCRIPT)
 		task.batch_script = argv[0];
 

@@ -9,25 +9,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/xalloc.h"
 #include "launcher/root/root.h"
-
-static int open_in_root(int root, const char *path, int flags)
-{
-	struct open_how how = {.flags = (unsigned long long)flags | O_CLOEXEC,
-			       .resolve = RESOLVE_IN_ROOT};
-
-	return (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-}
 
 /* The path fd stands for. */
 static char *path_of_fd(int fd)
@@ -88,7 +79,7 @@ static int mirror_dirs(const struct image *im, const char *resolved, oci_error_t
 		if (slash != NULL)
 			*slash = '\0';
 		if (copy[1] != '\0') {
-			fd = open_in_root(im->fd, copy, O_PATH);
+			fd = fs_open_in_root(im->fd, copy, O_PATH);
 			if (fd < 0 || fstat(fd, &st) < 0) {
 				if (fd >= 0)
 					close(fd);
@@ -116,7 +107,7 @@ static int make_one(const struct image *im, const char *dest, bool file, oci_err
 	for (;;) {
 		char *slash;
 
-		fd = open_in_root(im->fd, prefix[0] ? prefix : "/", O_PATH);
+		fd = fs_open_in_root(im->fd, prefix[0] ? prefix : "/", O_PATH);
 		if (fd >= 0)
 			break;
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -194,7 +185,7 @@ static int writable_places(const struct image *im, oci_error_t *err)
 	if (st.st_uid == geteuid())
 		return 0;
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
-		cleanup_close int fd = open_in_root(im->fd, places[i], O_PATH | O_DIRECTORY);
+		cleanup_close int fd = fs_open_in_root(im->fd, places[i], O_PATH | O_DIRECTORY);
 		cleanup_free char *resolved = NULL;
 
 		if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid == geteuid() ||

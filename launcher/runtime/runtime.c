@@ -9,6 +9,7 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "launcher/runtime/cmdline.h"
 
 void runtime_init(struct runtime *rt, const struct oci_conf *conf,
 		  const struct pattern_vars *step_vars, const char *bundle, uint32_t task_id,
@@ -33,14 +34,46 @@ void runtime_release(struct runtime *rt)
 	rt->log_path = NULL;
 }
 
+bool runtime_takes_console(char **words, const char *op)
+{
+	enum runtime_kind kind = cmdline_runtime_kind(words ? words[0] : NULL);
+
+	/* runc run relays the terminal itself (--console-socket is for runc run -d) */
+	if (kind == RUNTIME_OTHER || (kind == RUNTIME_RUNC && strcmp(op, "run") == 0))
+		return false;
+	return cmdline_subcommand(words, op) > 0 && !cmdline_has_option(words, "--console-socket");
+}
+
+/*
+ * A command that runs with the task's stdio (run, create) of a runtime spank-oci knows
+ * logs to runtime.log, and hands a terminal to spank-oci's relay, unless the template
+ * says otherwise.
+ */
+static void add_known_options(struct runtime *rt, const char *op, char ***argv)
+{
+	enum runtime_kind kind = cmdline_runtime_kind((*argv)[0]);
+	size_t at;
+
+	if (kind == RUNTIME_OTHER)
+		return;
+	if (rt->console_socket != NULL && (at = cmdline_subcommand(*argv, op)) > 0 &&
+	    !cmdline_has_option(*argv, "--console-socket"))
+		cmdline_add_console_socket(argv, at, rt->console_socket);
+	if (!cmdline_has_option(*argv, "--log"))
+		cmdline_add_log(argv, kind, rt->log_path);
+}
+
 /* The command for a template, in the runtime's user namespace if it has one. */
-static int cmd_init(struct runtime *rt, char **words, enum proc_io io, struct proc_cmd *cmd,
-		    oci_error_t *err)
+static int cmd_init(struct runtime *rt, const char *op, char **words, enum proc_io io,
+		    struct proc_cmd *cmd, oci_error_t *err)
 {
 	char **argv = NULL;
 
-	if (pattern_expand_argv(words, &rt->vars, &argv, err) < 0 ||
-	    proc_cmd_init(cmd, argv, rt->env, io, err) < 0)
+	if (pattern_expand_argv(words, &rt->vars, &argv, err) < 0)
+		return -1;
+	if (io == PROC_IO_INHERIT)
+		add_known_options(rt, op, &argv);
+	if (proc_cmd_init(cmd, argv, rt->env, io, err) < 0)
 		return -1;
 	if (rt->userns != NULL &&
 	    userns_fds(rt->userns, &cmd->userns_fd, &cmd->mntns_fd, err) < 0) {
@@ -106,7 +139,7 @@ static int command(struct runtime *rt, const char *op, char **words, enum proc_i
 	struct proc_cmd cmd;
 	int wstatus, rc;
 
-	if (cmd_init(rt, words, io, &cmd, err) < 0)
+	if (cmd_init(rt, op, words, io, &cmd, err) < 0)
 		return -1;
 	cmd.stdin_fd = stdin_fd;
 	rc = proc_cmd_run(&cmd, &wstatus, err);
@@ -164,7 +197,7 @@ int runtime_spawn_run(struct runtime *rt, pid_t *pid, oci_error_t *err)
 	struct proc_cmd cmd;
 	int rc;
 
-	if (cmd_init(rt, rt->conf->runtime_run, PROC_IO_INHERIT, &cmd, err) < 0)
+	if (cmd_init(rt, "run", rt->conf->runtime_run, PROC_IO_INHERIT, &cmd, err) < 0)
 		return -1;
 	rc = proc_cmd_spawn(&cmd, pid, err);
 	proc_cmd_release(&cmd);

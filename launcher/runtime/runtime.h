@@ -8,6 +8,7 @@
 #ifndef SPANK_OCI_RUNTIME_H
 #define SPANK_OCI_RUNTIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,12 +20,13 @@
 
 struct runtime {
 	const struct oci_conf *conf;
-	struct pattern_vars vars; /* what the templates' patterns expand to (%b: bundle) */
-	char *const *env;	  /* the runtime's environment */
-	char *log_path;		  /* <bundle>/runtime.log, where the templates should log */
-	struct userns *userns;	  /* the namespace commands run in, or NULL: as the user */
-	int cgroup_fd;		  /* where the container starts (run, create), or -1 */
-	uint64_t *waited_ns;	  /* time spent in runtime commands is added here, or NULL */
+	struct pattern_vars vars;   /* what the templates' patterns expand to (%b: bundle) */
+	char *const *env;	    /* the runtime's environment */
+	char *log_path;		    /* <bundle>/runtime.log, where the templates should log */
+	struct userns *userns;	    /* the namespace commands run in, or NULL: as the user */
+	int cgroup_fd;		    /* where the container starts (run, create), or -1 */
+	uint64_t *waited_ns;	    /* time spent in runtime commands is added here, or NULL */
+	const char *console_socket; /* where run/create send a terminal's master, or NULL */
 };
 
 /*
@@ -44,6 +46,14 @@ void runtime_release(struct runtime *rt);
  */
 int runtime_command(struct runtime *rt, const char *op, char **words, enum proc_io io, int stdin_fd,
 		    oci_error_t *err);
+
+/*
+ * Whether spank-oci relays the terminal of a container that the template `words` starts
+ * (op: "run" or "create"): a runtime it knows (runc, crun) whose template names op, has no
+ * --console-socket of its own, and does not relay it itself (runc run does). Then
+ * console_socket, once set, is added to the command.
+ */
+bool runtime_takes_console(char **words, const char *op);
 
 /* RunTimeQuery: the pid of the container's first process. */
 int runtime_state_pid(struct runtime *rt, pid_t *pid, oci_error_t *err);

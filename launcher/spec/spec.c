@@ -2,13 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -18,6 +16,7 @@
 #include "common/xalloc.h"
 #include "launcher/spec/env.h"
 #include "launcher/spec/policy.h"
+#include "launcher/spec/shell.h"
 
 #define OCI_VERSION "1.0.2"
 
@@ -58,17 +57,9 @@ bool spec_runtime_needs_root_mapped(const struct oci_conf *conf)
 static bool exists_in_root(const char *rootfs, const char *path)
 {
 	cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-	long fd;
+	cleanup_close int fd = root >= 0 ? fs_open_in_root(root, path, O_PATH) : -1;
 
-	if (root < 0)
-		return false;
-	fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-	if (fd >= 0) {
-		close((int)fd);
-		return true;
-	}
-	return false;
+	return fd >= 0;
 }
 
 /* The task's argv as a JSON array; an argument that is not UTF-8 is refused. */
@@ -171,6 +162,15 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 		if (json_array_append(mounts, m) < 0)
 			goto fail;
 	}
+	/*
+	 * A terminal's pty is bound over /dev/console by the runtime, which first opens it
+	 * for writing: the host's is root's, so the container's starts as the host's
+	 * /dev/null (which anyone may open).
+	 */
+	if (in->task->tty &&
+	    append_new(mounts, bind_mount("/dev/null", "/dev/console", false, false, err), "mounts",
+		       err) < 0)
+		goto fail;
 	if (in->spool != NULL && in->spool_dest != NULL &&
 	    append_new(mounts, bind_mount(in->spool, in->spool_dest, false, false, err), "mounts",
 		       err) < 0)
@@ -271,7 +271,7 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 	const struct oci_task *t = in->task;
 	const struct container_settings *set = in->settings;
 	json_t *process = json_object_get(spec, "process"), *user, *args;
-	cleanup_strv char **env = NULL;
+	cleanup_strv char **env = NULL, **shell = NULL;
 	const char *cwd = process_cwd(in);
 
 	if (!json_is_object(process)) {
@@ -290,7 +290,9 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 				   (json_int_t)t->gid);
 	if (set_new(process, "user", user, err) < 0)
 		return -1;
-	args = args_to_json(t->argv, err);
+	if (shell_for_image(in->bundle->rootfs, t, &shell, err) < 0)
+		return -1;
+	args = args_to_json(shell != NULL ? shell : t->argv, err);
 	if (args == NULL)
 		return -1;
 	if (set != NULL && set->entrypoint) {
@@ -313,7 +315,14 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 		return -1;
 	/* the task keeps the limits Slurm gave it */
 	json_object_del(process, "rlimits");
+	/* a terminal starts with the size of the task's (later ones follow: console.c) */
 	json_object_del(process, "consoleSize");
+	if (t->tty && t->rows > 0 && t->cols > 0 &&
+	    set_new(process, "consoleSize",
+		    json_pack("{s:I, s:I}", "height", (json_int_t)t->rows, "width",
+			      (json_int_t)t->cols),
+		    err) < 0)
+		return -1;
 	if (json_object_get(process, "capabilities") == NULL && caps != NULL &&
 	    json_object_set(process, "capabilities", caps) < 0)
 		return oci_error_make(err, 0, "cannot build config.json: capabilities");

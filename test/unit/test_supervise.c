@@ -241,7 +241,7 @@ static __attribute__((noreturn)) void supervisor_of_own_child(int report, int st
 	pid = fork();
 	if (pid == 0)
 		container_telling_signals(report);
-	if (pid < 0 || supervise_container(pid, &wstatus, &err) < 0)
+	if (pid < 0 || supervise_container(pid, NULL, &wstatus, &err) < 0)
 		_exit(101);
 	send_all(status_fd, &wstatus, sizeof(wstatus));
 	supervise_end();
@@ -314,7 +314,7 @@ static int signal_before_the_wait_is_forwarded(void *arg, char *msg, size_t len)
 	if (pid < 0 || read(ready[0], &c, 1) != 1)
 		return snprintf(msg, len, "the container never started"), 1;
 	raise(SIGUSR1); /* caught: noted for the container */
-	if (supervise_container(pid, &wstatus, &err) < 0)
+	if (supervise_container(pid, NULL, &wstatus, &err) < 0)
 		return snprintf(msg, len, "supervise_container: %s", oci_error_text(err)), 1;
 	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
 		return snprintf(msg, len, "the container never got the SIGUSR1 noted before"), 1;
@@ -364,7 +364,7 @@ static __attribute__((noreturn)) void supervisor_of_reparented(int ready_fd, int
 	if (runtime < 0 || !read_within(pipe_fds[0], pids, sizeof(pids)))
 		_exit(102);
 	send_all(ready_fd, &runtime, sizeof(runtime));
-	if (supervise_container(pids[0], &r.wstatus, &err) < 0)
+	if (supervise_container(pids[0], NULL, &r.wstatus, &err) < 0)
 		_exit(101);
 	supervise_end();
 	r.leftover_gone = kill(pids[1], 0) < 0 && errno == ESRCH;
@@ -511,7 +511,7 @@ static void check_leftover_killed(struct runtime_fixture *f, bool late)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		runtime_with_leftover(f->pid_file, late);
-	if (supervise_runtime(pid, f->pid_file, &wstatus, &err) < 0) {
+	if (supervise_runtime(pid, f->pid_file, NULL, &wstatus, &err) < 0) {
 		kill(pid, SIGKILL);
 		wait_child(pid, 5000);
 		fail_msg("supervise_runtime: %s", oci_error_text(err));
@@ -549,7 +549,7 @@ static void runtime_that_fails_without_container(void **state)
 		sleep_for_ms(50);
 		_exit(1);
 	}
-	assert_ok(supervise_runtime(pid, f->pid_file, &wstatus, &err), err);
+	assert_ok(supervise_runtime(pid, f->pid_file, NULL, &wstatus, &err), err);
 	assert_true(WIFEXITED(wstatus));
 	assert_int_equal(WEXITSTATUS(wstatus), 1);
 }
@@ -579,7 +579,7 @@ static void runtime_that_ends_with_its_container(void **state)
 			_exit(90);
 		_exit(WIFEXITED(st) ? 7 : 8);
 	}
-	assert_ok(supervise_runtime(pid, f->pid_file, &wstatus, &err), err);
+	assert_ok(supervise_runtime(pid, f->pid_file, NULL, &wstatus, &err), err);
 	assert_true(WIFEXITED(wstatus));
 	assert_int_equal(WEXITSTATUS(wstatus), 7);
 }
