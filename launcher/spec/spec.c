@@ -15,6 +15,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "launcher/spec/env.h"
+#include "launcher/spec/pmix.h"
 #include "launcher/spec/policy.h"
 #include "launcher/spec/shell.h"
 
@@ -138,6 +139,18 @@ static int add_writable_places(const char *rootfs, json_t *mounts, oci_error_t *
 
 static bool root_readonly(const struct spec_input *in);
 
+static int add_pmix_mounts(const struct oci_task *t, json_t *mounts, oci_error_t *err)
+{
+	cleanup_strv char **dirs = pmix_dirs(t->env, t->uid, t->job_id, t->step_id);
+
+	for (size_t i = 0; dirs != NULL && dirs[i] != NULL; i++) {
+		if (append_new(mounts, bind_mount(dirs[i], dirs[i], false, false, err), "mounts",
+			       err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *err)
 {
 	json_t *old = json_object_get(spec, "mounts"), *mounts, *m;
@@ -183,6 +196,9 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	/* an image's read-only root keeps the usual writable places */
 	if ((in->bundle->is_image || in->bundle->squashfs) && root_readonly(in) &&
 	    add_writable_places(in->bundle->rootfs, mounts, err) < 0)
+		goto fail;
+	/* srun --mpi=pmix: the step's PMIx server's directories */
+	if (add_pmix_mounts(in->task, mounts, err) < 0)
 		goto fail;
 	/* ContainerMounts, the home directory, --container-mounts: in that order */
 	for (i = 0; in->settings != NULL && i < in->settings->mounts.n; i++) {
@@ -273,6 +289,7 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 	json_t *process = json_object_get(spec, "process"), *user, *args;
 	cleanup_strv char **env = NULL, **shell = NULL;
 	const char *cwd = process_cwd(in);
+	size_t env_len;
 
 	if (!json_is_object(process)) {
 		process = json_object();
@@ -282,6 +299,8 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 	if (spec_env_merge(in->conf, t->env, json_object_get(process, "env"), set ? set->env : NULL,
 			   &env, err) < 0)
 		return -1;
+	env_len = strv_len(env);
+	pmix_env(&env, &env_len);
 	if (check_utf8(cwd, "the working directory", err) < 0)
 		return -1;
 	user = in->identity == IDENTITY_REMAP_ROOT
