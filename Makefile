@@ -30,7 +30,7 @@ DESTDIR ?=
 UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 C_FILES := $(wildcard common/*.[ch] conf/*.[ch] launcher/*.[ch] launcher/*/*.[ch] spank/*.[ch] \
-	cli/*.[ch] holder/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch])
+	cli/*.[ch] holder/*.[ch] test/unit/*.[ch] test/fuzz/*.[ch] test/mpi/*.[ch])
 
 # libFuzzer targets (test/fuzz/fuzz_NAME.c, seeds in test/fuzz/corpus/NAME), built with
 # clang and ASan/UBSan; the core is built once more for them, with coverage.
@@ -43,7 +43,8 @@ FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .SECONDARY: $(FUZZ_OBJ)
 
-.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay install clean
+.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay mpi-image \
+	install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
 
@@ -133,6 +134,11 @@ bench:
 # BENCHMARKS.md (`scripts/bench overlay`; 40 rounds unless BENCH_REPS says otherwise).
 bench-overlay:
 	@scripts/bench overlay
+
+# The MPI test image (Debian bookworm, Open MPI, test/mpi/mpi_check), built once and cached
+# under /var/cache/spank-oci-test/mpi-image/<key>/ (MPI_IMAGE_CACHE); prints that directory.
+mpi-image: deps
+	@scripts/make-mpi-image
 
 install: all
 	@test -n "$(SLURM_PLUGIN_DIR)" || { echo "SLURM_PLUGIN_DIR not found; set it" >&2; exit 1; }
