@@ -31,6 +31,13 @@ empty_dir() {
 	find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
 }
 
+# batch_output FILE: a batch job's output without srun's own lines ("srun: Job 7 step
+# creation temporarily disabled, retrying": a step started while the last one's resources
+# were still being freed).
+batch_output() {
+	grep -v '^srun: ' "$1" || true
+}
+
 # Like bats' run, but keeps stderr apart: $output is stdout, $stderr is stderr.
 run_split() {
 	local errfile="$BATS_TEST_TMPDIR/stderr.$$"

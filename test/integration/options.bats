@@ -318,7 +318,7 @@ hooks_bundle() {
 		-o "$WORK/opts-%j.out" --wrap "srun --container=$F/bundle sh -c 'ls /tmp/data; id -u'
 srun --container=$F/bundle --no-container-remap-root --container-mounts=$DATA:/tmp/other sh -c 'ls /tmp/other; ls /tmp/data 2>&1; id -u'")"
 	wait_job "$job"
-	out="$(cat "$WORK/opts-$job.out")"
+	out="$(batch_output "$WORK/opts-$job.out")"
 	[ "$(sed -n 1,2p <<<"$out")" = "$(printf 'hello\n0')" ]
 	[ "$(sed -n 3p <<<"$out")" = hello ]
 	[[ "$(sed -n 4p <<<"$out")" == *"No such file or directory"* ]]
@@ -327,5 +327,5 @@ srun --container=$F/bundle --no-container-remap-root --container-mounts=$DATA:/t
 	job="$(as_user sbatch --parsable --container="$F/bundle" --container-mounts="$DATA:/tmp/data" \
 		--container-workdir=/bin -o "$WORK/opts-%j.out" --wrap 'ls /tmp/data; pwd')"
 	wait_job "$job"
-	[ "$(cat "$WORK/opts-$job.out")" = "$(printf 'hello\n/bin')" ]
+	[ "$(batch_output "$WORK/opts-$job.out")" = "$(printf 'hello\n/bin')" ]
 }

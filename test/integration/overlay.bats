@@ -137,7 +137,7 @@ node_sees_no_spool_mounts() {
 srun --container='$F/layout:busybox' --container-writable sh -c 'echo written >/etc/written && cat /etc/written; rm /etc/os-release; echo more >>/etc/passwd; mkdir -p /bin/new; echo ok'
 srun --container='$F/layout:busybox' --container-writable sh -c 'ls /etc/written 2>&1; grep -c . /etc/passwd; grep ^ID= /etc/os-release; ls /bin/new 2>&1; true'")"
 	wait_job "$job"
-	out="$(cat "$WORK/ov-writable-$job.out")"
+	out="$(batch_output "$WORK/ov-writable-$job.out")"
 	echo "$out" >&2
 	[ "$(sed -n 1,2p <<<"$out")" = "$(printf 'written\nok')" ]
 	[[ "$(sed -n 3p <<<"$out")" == *"/etc/written: No such file or directory"* ]]

@@ -68,7 +68,7 @@ teardown() {
 	job="$(as_user sbatch --parsable --container="$F/bundle" -o "$WORK/sbatch-%j.out" \
 		--wrap 'grep ^NAME /etc/os-release')"
 	wait_job "$job"
-	[ "$(cat "$WORK/sbatch-$job.out")" = 'NAME="spank-oci busybox"' ]
+	[ "$(batch_output "$WORK/sbatch-$job.out")" = 'NAME="spank-oci busybox"' ]
 	scontrol show job "$job" | grep -q 'ExitCode=0:0'
 }
 
@@ -155,7 +155,7 @@ teardown() {
 	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" sbatch --parsable \
 		--container="$F/scratch/D3" -o "$WORK/inherit-%j.out" --wrap 'cat /etc/fixture-name')"
 	wait_job "$job"
-	[ "$(cat "$WORK/inherit-$job.out")" = "D3" ]
+	[ "$(batch_output "$WORK/inherit-$job.out")" = "D3" ]
 }
 
 @test "inheritance: SRUN_CONTAINER and SBATCH_CONTAINER beat an inherited SLURM_CONTAINER" {
@@ -165,7 +165,7 @@ teardown() {
 	job="$(as_user env SLURM_CONTAINER="$F/scratch/B1" SBATCH_CONTAINER="$F/scratch/D3" \
 		sbatch --parsable -o "$WORK/env-%j.out" --wrap 'cat /etc/fixture-name')"
 	wait_job "$job"
-	[ "$(cat "$WORK/env-$job.out")" = "D3" ]
+	[ "$(batch_output "$WORK/env-$job.out")" = "D3" ]
 }
 
 @test "inheritance: the steps of a containerized batch job inherit its container" {
@@ -177,7 +177,7 @@ srun cat /etc/fixture-name
 srun --container=$F/scratch/C2 cat /etc/fixture-name
 srun --no-container grep ^NAME /etc/os-release")"
 	wait_job "$job"
-	[ "$(cat "$WORK/steps-$job.out")" = "$(printf 'SC\nSC\nC2\n%s' "$(grep ^NAME /etc/os-release)")" ]
+	[ "$(batch_output "$WORK/steps-$job.out")" = "$(printf 'SC\nSC\nC2\n%s' "$(grep ^NAME /etc/os-release)")" ]
 }
 
 @test "--no-container runs one step on the host despite an inherited container" {
