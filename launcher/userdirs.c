@@ -59,8 +59,12 @@ static int open_parent(const char *parent, oci_error_t *err)
 		len += (size_t)sprintf(where + len, "/%s", name);
 		if (next == NULL) {
 			if (mkdirat(dir, name, 0700) == 0) {
-				/* root's (we are root), and then readable by all, whatever umask */
-				if (fchmodat(dir, name, 0755, 0) < 0)
+				/*
+				 * root's, group too (slurmstepd may run with the job's gid),
+				 * and then readable by all, whatever umask
+				 */
+				if (fchownat(dir, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0 ||
+				    fchmodat(dir, name, 0755, 0) < 0)
 					return oci_error_make(err, errno, "cannot create %s",
 							      where);
 			} else if (errno != EEXIST) {

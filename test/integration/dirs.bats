@@ -34,8 +34,8 @@ kill_tree() {
 	# anyone could make the names the defaults once were, before the user's first step
 	rm -rf "/dev/shm/spank-oci-$TEST_UID" "/tmp/spank-oci-images-$TEST_UID"
 	runuser -u "$SQUATTER" -- mkdir -m 0700 "/dev/shm/spank-oci-$TEST_UID" "/tmp/spank-oci-images-$TEST_UID"
-	# nobody can take the new ones: the parents are root's
-	rm -rf "$SPOOL" "$CACHE"
+	# nobody can take the new ones: the parents are root's (made anew below, by slurmstepd)
+	rm -rf /run/spank-oci /var/cache/spank-oci
 	run runuser -u "$SQUATTER" -- mkdir "$SPOOL"
 	[ "$status" -ne 0 ]
 	run runuser -u "$SQUATTER" -- mkdir "$CACHE"
@@ -48,7 +48,7 @@ kill_tree() {
 	[ "$status" -eq 0 ]
 	[ "$output" = 'NAME="spank-oci busybox"' ]
 	# slurmstepd made them: root's parents, the user's own directories
-	[ "$(stat -c '%U %a' /run/spank-oci /var/cache/spank-oci)" = "$(printf 'root 755\nroot 755')" ]
+	[ "$(stat -c '%U:%G %a' /run/spank-oci /var/cache/spank-oci)" = "$(printf 'root:root 755\nroot:root 755')" ]
 	[ "$(stat -c '%U %a' "$SPOOL" "$CACHE")" = "$(printf '%s 700\n%s 700' "$SPANK_OCI_TEST_USER" "$SPANK_OCI_TEST_USER")" ]
 	assert_no_leftovers
 }
