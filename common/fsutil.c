@@ -179,6 +179,13 @@ char *path_join(const char *dir, const char *name)
 	return xasprintf("%s/%s", dir, name);
 }
 
+bool fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int fs_open_in_root(int root, const char *path, int flags)
 {
 	struct open_how how = {.flags = (unsigned long long)flags | O_CLOEXEC,

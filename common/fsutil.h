@@ -2,6 +2,7 @@
 #ifndef SPANK_OCI_FSUTIL_H
 #define SPANK_OCI_FSUTIL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "common/error.h"
@@ -23,6 +24,9 @@ int fs_write_file(const char *path, const char *data, size_t len, oci_error_t *e
 
 /* "dir/name" (allocated; never NULL). */
 char *path_join(const char *dir, const char *name);
+
+/* Whether path is a directory (symlinks followed). */
+bool fs_is_dir(const char *path);
 
 /*
  * openat2 of path inside the directory root as if root were /: absolute paths, ".." and

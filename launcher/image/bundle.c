@@ -15,13 +15,6 @@
 #include "launcher/image/layout.h"
 #include "launcher/image/squashfs.h"
 
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* A root filesystem has at least one of the usual top-level directories. */
 static bool looks_like_rootfs(const char *path)
 {
@@ -29,7 +22,7 @@ static bool looks_like_rootfs(const char *path)
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		cleanup_free char *p = path_join(path, dirs[i]);
-		if (is_dir(p))
+		if (fs_is_dir(p))
 			return true;
 	}
 	return false;
@@ -51,7 +44,7 @@ static int load_config(struct oci_bundle *b, const char *file, oci_error_t *err)
 	if (json_is_string(rp))
 		root = json_string_value(rp);
 	b->rootfs = root[0] == '/' ? xstrdup(root) : path_join(b->path, root);
-	if (!is_dir(b->rootfs))
+	if (!fs_is_dir(b->rootfs))
 		return oci_error_make(err, 0,
 				      "bundle %s has no rootfs: config.json names root.path '%s', "
 				      "which is not a directory",
@@ -100,7 +93,7 @@ static int open_dir(struct oci_bundle *b, const char *path, bool ignore_config, 
 	if (!ignore_config && access(config, F_OK) == 0) {
 		if (load_config(b, config, err) < 0)
 			return -1;
-	} else if (is_dir(rootfs)) {
+	} else if (fs_is_dir(rootfs)) {
 		b->rootfs = steal_pointer(&rootfs);
 	} else if (looks_like_rootfs(b->path)) {
 		b->rootfs = xstrdup(b->path);

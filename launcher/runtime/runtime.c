@@ -56,8 +56,8 @@ static void add_known_options(struct runtime *rt, const char *op, char ***argv)
 
 	if (kind == RUNTIME_OTHER)
 		return;
-	if (rt->console_socket != NULL && (at = cmdline_subcommand(*argv, op)) > 0 &&
-	    !cmdline_has_option(*argv, "--console-socket"))
+	/* set once runtime_takes_console chose this template: the socket goes after op */
+	if (rt->console_socket != NULL && (at = cmdline_subcommand(*argv, op)) > 0)
 		cmdline_add_console_socket(argv, at, rt->console_socket);
 	if (!cmdline_has_option(*argv, "--log"))
 		cmdline_add_log(argv, kind, rt->log_path);

@@ -4,20 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "common/fsutil.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 
 /* Where Slurm's PMIx plugin puts a client's directory without SLURM_PMIX_TMPDIR (TmpFS). */
 #define DEFAULT_APPDIR_BASE "/tmp"
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* path, without trailing slashes, when its last component is exactly name. */
 static char *named(const char *path, const char *name)
@@ -43,13 +36,13 @@ char **pmix_dirs(char *const *task_env, uid_t uid, uint32_t job_id, uint32_t ste
 		return NULL; /* not a PMIx step */
 	snprintf(name, sizeof(name), "pmix.%u.%u", job_id, step_id);
 	dir = named(server, name);
-	if (dir != NULL && is_dir(dir))
+	if (dir != NULL && fs_is_dir(dir))
 		strv_push_owned(&dirs, &n, dir);
 	else
 		free(dir);
 	snprintf(name, sizeof(name), "spmix_appdir_%u_%u.%u", (unsigned)uid, job_id, step_id);
 	dir = xasprintf("%s/%s", base != NULL && base[0] == '/' ? base : DEFAULT_APPDIR_BASE, name);
-	if (is_dir(dir))
+	if (fs_is_dir(dir))
 		strv_push_owned(&dirs, &n, dir);
 	else
 		free(dir);
