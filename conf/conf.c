@@ -141,6 +141,21 @@ static int handle_remap_root(struct oci_conf *conf, const void *key, const char 
 	return 0;
 }
 
+static int handle_shared_container(struct oci_conf *conf, const void *key, const char *value,
+				   const struct parse_pos *pos, oci_error_t *err)
+{
+	bool b;
+
+	(void)key;
+	if (strcasecmp(value, "mpi") == 0)
+		conf->shared_container = SHARED_MPI;
+	else if (parse_bool(value, &b) == 0)
+		conf->shared_container = b ? SHARED_ALWAYS : SHARED_NEVER;
+	else
+		return fail_at(pos, err, "SharedContainer takes mpi, true or false");
+	return 0;
+}
+
 static int handle_root_overlay(struct oci_conf *conf, const void *key, const char *value,
 			       const struct parse_pos *pos, oci_error_t *err)
 {
@@ -459,7 +474,7 @@ static const struct key_def keys[] = {
 	{"RootOverlay", handle_root_overlay, 0, 0, false},
 	{"RootOverlayFuse", handle_program, OFF(root_overlay_fuse), 0, false},
 	{"CgroupPerContainer", handle_bool, OFF(cgroup_per_container), 0, false},
-	{"SharedContainer", handle_bool, OFF(shared_container), 0, false},
+	{"SharedContainer", handle_shared_container, 0, 0, false},
 	{"ImageCache", handle_pattern, OFF(image_cache), 0, false},
 	{"ImageCacheSize", handle_size, OFF(image_cache_size), 0, false},
 	{"ImageUnpackMaxSize", handle_size, OFF(image_unpack_max_size), 0, false},
@@ -594,7 +609,7 @@ static int validate(struct oci_conf *conf, oci_error_t *err)
 					      "RunTimeStart",
 					      f);
 	}
-	if (conf->shared_container && conf->runtime_create == NULL)
+	if (conf->shared_container == SHARED_ALWAYS && conf->runtime_create == NULL)
 		return oci_error_make(err, 0,
 				      "%s: SharedContainer needs RunTimeCreate, RunTimeStart and "
 				      "RunTimeQuery (the tasks join a created container)",

@@ -24,6 +24,8 @@
 
 enum env_file_mode { ENV_FILE_DISABLED, ENV_FILE_NULL, ENV_FILE_NEWLINE };
 enum remap_root { REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO };
+/* SharedContainer: for MPI steps only (the default), always, or never */
+enum shared_container { SHARED_MPI, SHARED_ALWAYS, SHARED_NEVER };
 /* RootOverlay: how the container's root is layered over the image (launcher/root/). */
 enum root_overlay { ROOT_OVERLAY_AUTO, ROOT_OVERLAY_KERNEL, ROOT_OVERLAY_FUSE, ROOT_OVERLAY_OFF };
 
@@ -71,7 +73,8 @@ struct oci_conf {
 	enum root_overlay root_overlay; /* RootOverlay (default auto) */
 	char *root_overlay_fuse;	/* RootOverlayFuse: fuse-overlayfs, or NULL: in PATH */
 	bool cgroup_per_container;	/* a child cgroup of the task's for each container */
-	bool shared_container;		/* one container per step and node, joined by its tasks */
+	/* when the step's tasks on a node join one container (shared mode) by default */
+	enum shared_container shared_container;
 	char *image_cache;		/* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
 	/* what one image may unpack to (a decompression bomb stops there); 0: no limit */

@@ -28,6 +28,7 @@
 #include "launcher/shared/join.h"
 #include "launcher/shared/shared.h"
 #include "launcher/spec/litter.h"
+#include "launcher/spec/mpi.h"
 #include "launcher/spec/spec.h"
 #include "launcher/spool.h"
 #include "launcher/supervise.h"
@@ -113,7 +114,7 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 
 	oci_options_init(&none);
 	if (settings_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
-			     &l->settings, err) < 0)
+			     mpi_step(l->task->env), &l->settings, err) < 0)
 		return -1;
 	if (l->settings.entrypoint && !l->bundle->is_image)
 		return oci_error_make(

@@ -54,7 +54,7 @@ static int resolve_mounts(const struct oci_options *o, const struct oci_conf *co
 }
 
 int settings_resolve(const struct oci_options *o, const struct oci_conf *conf, const char *home,
-		     struct container_settings *out, oci_error_t *err)
+		     bool mpi_step, struct container_settings *out, oci_error_t *err)
 {
 	*out = (struct container_settings){.writable = OPT_UNSET};
 	if (oci_options_check(o, conf, err) < 0 ||
@@ -64,7 +64,13 @@ int settings_resolve(const struct oci_options *o, const struct oci_conf *conf, c
 						     : o->remap_root == OPT_ON;
 	out->writable = o->writable != OPT_UNSET ? o->writable : conf->writable;
 	out->entrypoint = o->entrypoint == OPT_ON;
-	out->shared = o->shared == OPT_UNSET ? conf->shared_container : o->shared == OPT_ON;
+	if (o->shared != OPT_UNSET)
+		out->shared = o->shared == OPT_ON;
+	else if (conf->shared_container == SHARED_MPI)
+		/* ranks of a node share memory, /tmp and CMA (one user namespace): README */
+		out->shared = mpi_step && conf->runtime_create != NULL;
+	else
+		out->shared = conf->shared_container == SHARED_ALWAYS;
 	if (out->shared && conf->runtime_create == NULL) {
 		oci_error_make(err, 0,
 			       "--container-shared: the site's runtime setup has no RunTimeCreate "

@@ -26,10 +26,11 @@ struct container_settings {
 /*
  * Merges and checks, as the job's user: the text policy first (oci_options_check), then
  * every mount source must exist; its real path is what the policy is checked on again
- * and what is mounted. home: the user's home directory. On error *out is released.
+ * and what is mounted. home: the user's home directory. mpi_step: the step has --mpi
+ * (shared mode is its default: SharedContainer=mpi). On error *out is released.
  */
 int settings_resolve(const struct oci_options *o, const struct oci_conf *conf, const char *home,
-		     struct container_settings *out, oci_error_t *err);
+		     bool mpi_step, struct container_settings *out, oci_error_t *err);
 void settings_release(struct container_settings *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "launcher/spec/env.h"
+#include "launcher/spec/mpi.h"
 #include "launcher/spec/pmix.h"
 #include "launcher/spec/policy.h"
 #include "launcher/spec/shell.h"
@@ -301,6 +302,8 @@ static int build_process(const struct spec_input *in, json_t *spec, json_t *caps
 		return -1;
 	env_len = strv_len(env);
 	pmix_env(&env, &env_len);
+	if (set == NULL || !set->shared)
+		mpi_per_task_env(t->env, &env, &env_len);
 	if (check_utf8(cwd, "the working directory", err) < 0)
 		return -1;
 	user = in->identity == IDENTITY_REMAP_ROOT

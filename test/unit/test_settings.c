@@ -40,7 +40,7 @@ static void resolve_fails(const struct oci_options *o, const struct oci_conf *co
 	cleanup_error oci_error_t err = NULL;
 	struct container_settings s;
 
-	assert_int_equal(settings_resolve(o, conf, home, &s, &err), -1);
+	assert_int_equal(settings_resolve(o, conf, home, false, &s, &err), -1);
 	assert_error_has(err, sub);
 	assert_int_equal(s.mounts.n, 0);
 	assert_null(s.mounts.v);
@@ -65,7 +65,7 @@ static void sources_are_real_paths(void **state)
 	assert_int_equal(symlink(target, link), 0);
 	oci_options_init(&o);
 	set(&o, OPTION_MOUNTS, arg);
-	assert_ok(settings_resolve(&o, conf, NULL, &s, &err), err);
+	assert_ok(settings_resolve(&o, conf, NULL, false, &s, &err), err);
 	assert_int_equal(s.mounts.n, 3);
 	for (size_t i = 0; i < s.mounts.n; i++)
 		assert_string_equal(s.mounts.v[i].src, target);
@@ -125,7 +125,7 @@ static void policy_on_real_paths(void **state)
 	/* the site's MountHome is not checked against its own prefixes; the user's ask is */
 	oci_conf_free(conf);
 	conf = load(f, "MountHome=true\nAllowedMountPrefixes=/nonexistent\n");
-	assert_ok(settings_resolve(&o, conf, outside, &s, &err), err);
+	assert_ok(settings_resolve(&o, conf, outside, false, &s, &err), err);
 	assert_int_equal(s.mounts.n, 1);
 	assert_string_equal(s.mounts.v[0].dst, outside);
 	settings_release(&s);
@@ -178,7 +178,7 @@ static void merges_with_the_sites_defaults(void **state)
 	make_dir(f->dir, "a", 0755);
 	oci_options_init(&o);
 	/* the site's defaults where the user says nothing */
-	assert_ok(settings_resolve(&o, conf, "/tmp", &s, &err), err);
+	assert_ok(settings_resolve(&o, conf, "/tmp", false, &s, &err), err);
 	assert_int_equal(s.mounts.n, 3);
 	assert_string_equal(s.mounts.v[0].dst, "/site");
 	assert_string_equal(s.mounts.v[1].dst, "/both");
@@ -198,7 +198,7 @@ static void merges_with_the_sites_defaults(void **state)
 	set(&o, OPTION_ENTRYPOINT, NULL);
 	set(&o, OPTION_WORKDIR, "/w");
 	set(&o, OPTION_ENV, "A,B");
-	assert_ok(settings_resolve(&o, conf, "/tmp", &s, &err), err);
+	assert_ok(settings_resolve(&o, conf, "/tmp", false, &s, &err), err);
 	assert_int_equal(s.mounts.n, 3);
 	assert_string_equal(s.mounts.v[1].dst, "/both");
 	assert_string_equal(s.mounts.v[1].src, a);
@@ -226,6 +226,59 @@ static void merges_with_the_sites_defaults(void **state)
 	oci_conf_free(conf);
 }
 
+/*
+ * Shared mode for one step, under the runtime setup text: the option (OPTION_COUNT: none),
+ * else SharedContainer (mpi: MPI steps only).
+ */
+static bool shared_for(struct dir_fixture *f, const char *extra, enum option_id opt, bool mpi)
+{
+	cleanup_error oci_error_t err = NULL;
+	cleanup_free char *path = dir_fixture_at(f, "oci.conf");
+	struct oci_conf *conf = NULL;
+	struct container_settings s;
+	struct oci_options o;
+	bool shared;
+
+	write_text(path, NULL, extra);
+	assert_ok(oci_conf_load(path, &conf, &err), err);
+
+	oci_options_init(&o);
+	if (opt != OPTION_COUNT)
+		set(&o, opt, NULL);
+	assert_ok(settings_resolve(&o, conf, NULL, mpi, &s, &err), err);
+	shared = s.shared;
+	settings_release(&s);
+	oci_options_release(&o);
+	oci_conf_free(conf);
+	return shared;
+}
+
+static void mpi_steps_are_shared_by_default(void **state)
+{
+	struct dir_fixture *f = *state;
+	const char *create =
+		"RunTimeCreate=\"/usr/sbin/runc create --bundle %b %u.%j.%s.%t\"\n"
+		"RunTimeStart=\"/usr/sbin/runc start %u.%j.%s.%t\"\n"
+		"RunTimeQuery=\"/usr/sbin/runc state %u.%j.%s.%t\"\n"
+		"RunTimeKill=\"/usr/sbin/runc kill %u.%j.%s.%t KILL\"\n"
+		"RunTimeDelete=\"/usr/sbin/runc delete --force %u.%j.%s.%t\"\n";
+	cleanup_free char *never = xasprintf("%sSharedContainer=false\n", create);
+	cleanup_free char *mpi = xasprintf("%sSharedContainer=mpi\n", create);
+	cleanup_free char *always = xasprintf("%sSharedContainer=true\n", create);
+
+	/* the default (mpi): shared for srun --mpi, per task otherwise */
+	assert_true(shared_for(f, create, OPTION_COUNT, true));
+	assert_false(shared_for(f, create, OPTION_COUNT, false));
+	assert_true(shared_for(f, mpi, OPTION_COUNT, true));
+	/* without RunTimeCreate a site has per-task containers only, MPI or not */
+	assert_false(shared_for(f, RUNTIME, OPTION_COUNT, true));
+	/* the site's choice, then the user's */
+	assert_false(shared_for(f, never, OPTION_COUNT, true));
+	assert_true(shared_for(f, always, OPTION_COUNT, false));
+	assert_false(shared_for(f, create, OPTION_NO_SHARED, true));
+	assert_true(shared_for(f, never, OPTION_SHARED, false));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, dir_fixture_setup, dir_fixture_teardown)
 
 int main(void)
@@ -235,6 +288,7 @@ int main(void)
 		T(policy_on_real_paths),
 		T(missing_sources_are_named),
 		T(merges_with_the_sites_defaults),
+		T(mpi_steps_are_shared_by_default),
 	};
 
 	return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
