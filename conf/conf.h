@@ -75,7 +75,7 @@ struct oci_conf {
 	bool cgroup_per_container;	/* a child cgroup of the task's for each container */
 	/* when the step's tasks on a node join one container (shared mode) by default */
 	enum shared_container shared_container;
-	char *image_cache;		/* pattern: where images are unpacked, per user and node */
+	char *image_cache; /* pattern: where images are unpacked, per user and node */
 	unsigned long long image_cache_size; /* bytes; 0: no limit */
 	/* what one image may unpack to (a decompression bomb stops there); 0: no limit */
 	unsigned long long image_unpack_max_size;    /* bytes of file data */

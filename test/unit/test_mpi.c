@@ -38,13 +38,11 @@ static void per_task_mpi_turns_single_copy_off(void **state)
 		mpi, (char *const[]){"OMPI_MCA_btl_vader_single_copy_mechanism=cma", NULL});
 
 	(void)state;
-	assert_string_equal(strv_env_get(set, "OMPI_MCA_btl_vader_single_copy_mechanism"),
-			    "none");
+	assert_string_equal(strv_env_get(set, "OMPI_MCA_btl_vader_single_copy_mechanism"), "none");
 	assert_int_equal(strv_len(untouched), 1);
 	/* the user's own choice stands */
 	assert_int_equal(strv_len(users), 1);
-	assert_string_equal(strv_env_get(users, "OMPI_MCA_btl_vader_single_copy_mechanism"),
-			    "cma");
+	assert_string_equal(strv_env_get(users, "OMPI_MCA_btl_vader_single_copy_mechanism"), "cma");
 }
 
 int main(void)

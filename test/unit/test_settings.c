@@ -256,12 +256,11 @@ static bool shared_for(struct dir_fixture *f, const char *extra, enum option_id 
 static void mpi_steps_are_shared_by_default(void **state)
 {
 	struct dir_fixture *f = *state;
-	const char *create =
-		"RunTimeCreate=\"/usr/sbin/runc create --bundle %b %u.%j.%s.%t\"\n"
-		"RunTimeStart=\"/usr/sbin/runc start %u.%j.%s.%t\"\n"
-		"RunTimeQuery=\"/usr/sbin/runc state %u.%j.%s.%t\"\n"
-		"RunTimeKill=\"/usr/sbin/runc kill %u.%j.%s.%t KILL\"\n"
-		"RunTimeDelete=\"/usr/sbin/runc delete --force %u.%j.%s.%t\"\n";
+	const char *create = "RunTimeCreate=\"/usr/sbin/runc create --bundle %b %u.%j.%s.%t\"\n"
+			     "RunTimeStart=\"/usr/sbin/runc start %u.%j.%s.%t\"\n"
+			     "RunTimeQuery=\"/usr/sbin/runc state %u.%j.%s.%t\"\n"
+			     "RunTimeKill=\"/usr/sbin/runc kill %u.%j.%s.%t KILL\"\n"
+			     "RunTimeDelete=\"/usr/sbin/runc delete --force %u.%j.%s.%t\"\n";
 	cleanup_free char *never = xasprintf("%sSharedContainer=false\n", create);
 	cleanup_free char *mpi = xasprintf("%sSharedContainer=mpi\n", create);
 	cleanup_free char *always = xasprintf("%sSharedContainer=true\n", create);
@@ -284,10 +283,8 @@ static void mpi_steps_are_shared_by_default(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(sources_are_real_paths),
-		T(policy_on_real_paths),
-		T(missing_sources_are_named),
-		T(merges_with_the_sites_defaults),
+		T(sources_are_real_paths),	    T(policy_on_real_paths),
+		T(missing_sources_are_named),	    T(merges_with_the_sites_defaults),
 		T(mpi_steps_are_shared_by_default),
 	};
 
