@@ -9,7 +9,7 @@
 #include "common/strv.h"
 #include "common/xalloc.h"
 
-/* Where Slurm's PMIx plugin puts a client's directory without SLURM_PMIX_TMPDIR (TmpFS). */
+/* Where Slurm's PMIx plugin puts a client's directory when the environment does not say. */
 #define DEFAULT_APPDIR_BASE "/tmp"
 
 /* path, without trailing slashes, when its last component is exactly name. */
@@ -28,7 +28,8 @@ static char *named(const char *path, const char *name)
 char **pmix_dirs(char *const *task_env, uid_t uid, uint32_t job_id, uint32_t step_id)
 {
 	const char *server = strv_env_get(task_env, "PMIX_SERVER_TMPDIR");
-	const char *base = strv_env_get(task_env, "SLURM_PMIX_TMPDIR");
+	/* the server's client base (TmpFS or SLURM_PMIX_TMPDIR), which it tells its clients */
+	const char *base = strv_env_get(task_env, "PMIX_SYSTEM_TMPDIR");
 	char **dirs = NULL, *dir, name[64];
 	size_t n = 0;
 
@@ -41,6 +42,8 @@ char **pmix_dirs(char *const *task_env, uid_t uid, uint32_t job_id, uint32_t ste
 	else
 		free(dir);
 	snprintf(name, sizeof(name), "spmix_appdir_%u_%u.%u", (unsigned)uid, job_id, step_id);
+	if (base == NULL || base[0] != '/')
+		base = strv_env_get(task_env, "SLURM_PMIX_TMPDIR");
 	dir = xasprintf("%s/%s", base != NULL && base[0] == '/' ? base : DEFAULT_APPDIR_BASE, name);
 	if (fs_is_dir(dir))
 		strv_push_owned(&dirs, &n, dir);

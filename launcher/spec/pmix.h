@@ -2,7 +2,8 @@
  * What a PMIx client in the container needs of Slurm's PMIx server (srun --mpi=pmix), as
  * enroot's slurm-pmi hook gives it: the step's server directory (PMIX_SERVER_TMPDIR,
  * SlurmdSpoolDir/pmix.JOB.STEP: the server's shared-memory store) and its application
- * directory (TmpFS/spmix_appdir_UID_JOB.STEP) bound at the same paths; and PMIX_MCA_ptl,
+ * directory (PMIX_SYSTEM_TMPDIR, that is TmpFS or SLURM_PMIX_TMPDIR,
+ * /spmix_appdir_UID_JOB.STEP) bound at the same paths; and PMIX_MCA_ptl,
  * PMIX_MCA_psec and PMIX_MCA_gds set to the server's PMIX_PTL_MODULE, PMIX_SECURITY_MODE
  * and PMIX_GDS_MODULE, so that a client of another PMIx build speaks the server's way.
  * Only directories named for this job and step are bound, whatever the environment says.

@@ -28,6 +28,20 @@ static void binds_only_the_steps_own_directories(void **state)
 	/* a PMIX_SERVER_TMPDIR that names another step's directory is not bound */
 	other_step = pmix_dirs(env, 1001, 5, 3);
 	assert_null(other_step);
+	/* the base the server tells its clients (PMIX_SYSTEM_TMPDIR: TmpFS) comes first */
+	{
+		cleanup_free char *sys = xasprintf("PMIX_SYSTEM_TMPDIR=%s/tmpfs", f->dir);
+		cleanup_free char *want = dir_fixture_at(f, "tmpfs/spmix_appdir_1001_5.2");
+		char *both[] = {server, base, sys, NULL};
+		cleanup_strv char **got = NULL;
+
+		make_dir(f->dir, "tmpfs", 0755);
+		make_dir(f->dir, "tmpfs/spmix_appdir_1001_5.2", 0700);
+		got = pmix_dirs(both, 1001, 5, 2);
+		assert_non_null(got);
+		assert_string_equal(got[1], want);
+		assert_null(got[2]);
+	}
 	/* no PMIx server: nothing */
 	not_pmix = pmix_dirs(none, 1001, 5, 2);
 	assert_null(not_pmix);
