@@ -18,6 +18,7 @@ struct oci_task {
 	const char *home;
 	uint32_t job_id, step_id, task_id;
 	const char *node;
+	const char *tmp_fs; /* Slurm's TmpFS on this node (PMIx client directories), or NULL */
 	char *const *argv;
 	char *const *env;
 	const char *cwd;

@@ -40,6 +40,8 @@ struct plugin_context {
 	 * or the host name.
 	 */
 	int node_pipe[2];
+	/* Slurm's TmpFS as slurm.conf has it (%n unexpanded), or NULL: see slurm_tmp_fs */
+	char *tmp_fs;
 };
 
 extern struct plugin_context context;

@@ -107,6 +107,8 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 	free(context.conf_error);
 	free(context.step_error);
 	context.step_error = NULL;
+	free(context.tmp_fs);
+	context.tmp_fs = NULL;
 	free(context.config_path);
 	free(context.inherited_container);
 	oci_options_release(&context.options);

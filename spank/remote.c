@@ -5,6 +5,7 @@
  * whatever a killed task left behind is removed, as the user.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -128,6 +129,37 @@ static void node_name(spank_t sp, char *buf, size_t len)
 }
 
 /*
+ * Slurm's TmpFS, from slurmstepd's own configuration (libslurmfull's slurm_get_tmp_fs:
+ * SPANK has no item for it), or NULL where that is not there. Slurm's PMIx plugin makes
+ * each step's client directory in it (launcher/spec/pmix.c). Called in slurmstepd itself,
+ * never in a forked task, where a configuration lock another thread held would stay held.
+ */
+static char *slurm_tmp_fs(void)
+{
+	char *(*get)(char *);
+	char *value;
+
+	*(void **)&get = dlsym(RTLD_DEFAULT, "slurm_get_tmp_fs");
+	if (get == NULL || (value = get(NULL)) == NULL)
+		return NULL;
+	/* Slurm's xmalloc'd copy is left to slurmstepd: one small string per step */
+	return xstrdup(value);
+}
+
+/* TmpFS for node: its %n expanded as Slurm does for the node's daemons, or NULL. */
+static char *node_tmp_fs(const char *tmp_fs, const char *node)
+{
+	const char *n;
+
+	if (tmp_fs == NULL)
+		return NULL;
+	n = strstr(tmp_fs, "%n");
+	if (n == NULL)
+		return xstrdup(tmp_fs);
+	return xasprintf("%.*s%s%s", (int)(n - tmp_fs), tmp_fs, node, n + 2);
+}
+
+/*
  * A container step: the users' own directories its patterns lie in are made (as root,
  * before the tasks start), and the pipe by which its tasks tell the node's name to
  * slurm_spank_exit. What fails is told to the tasks, which then fail with it.
@@ -147,6 +179,7 @@ int remote_step_init(spank_t sp)
 		slurm_error(SPANK_OCI_PREFIX "pipe: %s", strerror(errno));
 		context.node_pipe[0] = context.node_pipe[1] = -1;
 	}
+	context.tmp_fs = slurm_tmp_fs();
 	spank_get_item(sp, S_JOB_ID, &job_id);
 	spank_get_item(sp, S_JOB_STEPID, &step_id);
 	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
@@ -218,7 +251,7 @@ static bool node_told(spank_t sp, char *buf, size_t len)
 int remote_task_init(spank_t sp)
 {
 	char cwd[PATH_MAX], node[256];
-	cleanup_free char *bundle = NULL;
+	cleanup_free char *bundle = NULL, *tmp_fs = NULL;
 	spank_err_t why = ESPANK_SUCCESS;
 	enum step_kind kind;
 	struct oci_task task = {0};
@@ -270,6 +303,7 @@ int remote_task_init(spank_t sp)
 	task.user = pw->pw_name;
 	task.home = pw->pw_dir;
 	task.node = node;
+	task.tmp_fs = tmp_fs = node_tmp_fs(context.tmp_fs, node);
 	task.argv = argv;
 	task.env = env;
 	task.cwd = getcwd(cwd, sizeof(cwd));

@@ -25,11 +25,12 @@ static char *named(const char *path, const char *name)
 	return xstrndup(path, len);
 }
 
-char **pmix_dirs(char *const *task_env, uid_t uid, uint32_t job_id, uint32_t step_id)
+char **pmix_dirs(char *const *task_env, const char *tmp_fs, uid_t uid, uint32_t job_id,
+		 uint32_t step_id)
 {
 	const char *server = strv_env_get(task_env, "PMIX_SERVER_TMPDIR");
-	/* the server's client base (TmpFS or SLURM_PMIX_TMPDIR), which it tells its clients */
-	const char *base = strv_env_get(task_env, "PMIX_SYSTEM_TMPDIR");
+	/* where Slurm's PMIx plugin makes client directories: as it chooses (mpi.conf aside) */
+	const char *base = strv_env_get(task_env, "SLURM_PMIX_TMPDIR");
 	char **dirs = NULL, *dir, name[64];
 	size_t n = 0;
 
@@ -43,7 +44,7 @@ char **pmix_dirs(char *const *task_env, uid_t uid, uint32_t job_id, uint32_t ste
 		free(dir);
 	snprintf(name, sizeof(name), "spmix_appdir_%u_%u.%u", (unsigned)uid, job_id, step_id);
 	if (base == NULL || base[0] != '/')
-		base = strv_env_get(task_env, "SLURM_PMIX_TMPDIR");
+		base = tmp_fs;
 	dir = xasprintf("%s/%s", base != NULL && base[0] == '/' ? base : DEFAULT_APPDIR_BASE, name);
 	if (fs_is_dir(dir))
 		strv_push_owned(&dirs, &n, dir);

@@ -142,7 +142,7 @@ static bool root_readonly(const struct spec_input *in);
 
 static int add_pmix_mounts(const struct oci_task *t, json_t *mounts, oci_error_t *err)
 {
-	cleanup_strv char **dirs = pmix_dirs(t->env, t->uid, t->job_id, t->step_id);
+	cleanup_strv char **dirs = pmix_dirs(t->env, t->tmp_fs, t->uid, t->job_id, t->step_id);
 
 	for (size_t i = 0; dirs != NULL && dirs[i] != NULL; i++) {
 		if (append_new(mounts, bind_mount(dirs[i], dirs[i], false, false, err), "mounts",

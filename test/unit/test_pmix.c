@@ -20,30 +20,33 @@ static void binds_only_the_steps_own_directories(void **state)
 
 	make_dir(f->dir, "pmix.5.2", 0770);
 	make_dir(f->dir, "spmix_appdir_1001_5.2", 0700);
-	dirs = pmix_dirs(env, 1001, 5, 2);
+	dirs = pmix_dirs(env, NULL, 1001, 5, 2);
 	assert_non_null(dirs);
 	assert_string_equal(dirs[0], want_server); /* without the trailing slash */
 	assert_string_equal(dirs[1], want_app);
 	assert_null(dirs[2]);
 	/* a PMIX_SERVER_TMPDIR that names another step's directory is not bound */
-	other_step = pmix_dirs(env, 1001, 5, 3);
+	other_step = pmix_dirs(env, NULL, 1001, 5, 3);
 	assert_null(other_step);
-	/* the base the server tells its clients (PMIX_SYSTEM_TMPDIR: TmpFS) comes first */
+	/* without SLURM_PMIX_TMPDIR, in Slurm's TmpFS */
 	{
-		cleanup_free char *sys = xasprintf("PMIX_SYSTEM_TMPDIR=%s/tmpfs", f->dir);
+		cleanup_free char *tmpfs = dir_fixture_at(f, "tmpfs");
 		cleanup_free char *want = dir_fixture_at(f, "tmpfs/spmix_appdir_1001_5.2");
-		char *both[] = {server, base, sys, NULL};
-		cleanup_strv char **got = NULL;
+		char *no_base[] = {server, NULL};
+		cleanup_strv char **got = NULL, **overridden = NULL;
 
 		make_dir(f->dir, "tmpfs", 0755);
 		make_dir(f->dir, "tmpfs/spmix_appdir_1001_5.2", 0700);
-		got = pmix_dirs(both, 1001, 5, 2);
+		got = pmix_dirs(no_base, tmpfs, 1001, 5, 2);
 		assert_non_null(got);
 		assert_string_equal(got[1], want);
 		assert_null(got[2]);
+		/* SLURM_PMIX_TMPDIR, the job's, wins as in Slurm's plugin */
+		overridden = pmix_dirs(env, tmpfs, 1001, 5, 2);
+		assert_string_equal(overridden[1], want_app);
 	}
 	/* no PMIx server: nothing */
-	not_pmix = pmix_dirs(none, 1001, 5, 2);
+	not_pmix = pmix_dirs(none, NULL, 1001, 5, 2);
 	assert_null(not_pmix);
 }
 
