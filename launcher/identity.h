@@ -22,8 +22,9 @@ struct identity {
 };
 
 /*
- * remap_root: uid 0 inside was asked for. squashfs: the root is a squashfs mount, which
- * (FUSE, without allow_other) lets in only the user.
+ * remap_root: uid 0 inside was asked for. squashfs: the root is the squashfs mount itself
+ * (RootOverlay=off), which (FUSE, without allow_other) lets in only the user; an overlay
+ * over it reads it as its mounter, the user, whoever the runtime's init is.
  */
 int identity_choose(const struct oci_conf *conf, const struct oci_task *task, bool remap_root,
 		    bool squashfs, struct identity *out, oci_error_t *err);

@@ -131,7 +131,10 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 	if (l->settings.save != NULL && check_save(l, err) < 0)
 		return -1;
 	return identity_choose(l->conf, l->task, l->settings.remap_root,
-			       l->bundle->squashfs != NULL, &l->identity, err);
+			       /* an overlay's mounter (the user) reads the squashfs for runc */
+			       l->bundle->squashfs != NULL &&
+				       l->conf->root_overlay == ROOT_OVERLAY_OFF,
+			       &l->identity, err);
 }
 
 /* Paths and patterns of the task, and the bundle or image opened. */

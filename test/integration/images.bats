@@ -368,12 +368,19 @@ no_escapes() {
 	[ "$(node_fuse_mounts)" -eq 0 ]
 }
 
-@test "images: RemapRoot=false with runc refuses a squashfs image and says why" {
-	# runc needs uid 0 mapped; with a squashfs image that must be the user (FUSE)
-	RUNTIME=runc write_config RemapRoot=false
+@test "images: RemapRoot=false with runc refuses a squashfs root without an overlay and says why" {
+	# runc needs uid 0 mapped; with a squashfs mount as the root that must be the user (FUSE)
+	RUNTIME=runc write_config RemapRoot=false RootOverlay=off
 	assert_refused "spank-oci: a squashfs image under runc runs as uid 0 in the container (mapped to $SPANK_OCI_TEST_USER): its FUSE mount lets only $SPANK_OCI_TEST_USER in, and RemapRoot=false in $CONFIG forbids that" \
 		as_user srun --container="$F/scratch/img.sqsh" touch "$WORK/marker"
 	[ ! -e "$WORK/marker" ]
+}
+
+@test "images: a squashfs image runs as yourself, with every runtime (its overlay reads it as you)" {
+	run_split as_user srun --container="$F/scratch/img.sqsh" sh -c 'id -u; id -g'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n%s' "$TEST_UID" "$(id -g "$SPANK_OCI_TEST_USER")")" ]
+	[[ "$stderr" != *notice* ]]
 }
 
 @test "images: the tasks of a step on a node share one squashfs mount" {
