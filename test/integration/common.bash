@@ -83,22 +83,26 @@ assert_refused() {
 	fi
 }
 
-# start_and_wait [-n N] FILE CMD...: starts CMD in the background, its stdout and stderr to
-# FILE, and waits (10 s at most) until N lines of FILE (default 1) say "started": CMD
-# prints that when it runs. On a timeout it shows FILE and fails. The test's `wait`
-# waits for CMD.
+# start_and_wait [-n N] [-t SECONDS] FILE CMD...: starts CMD in the background, its stdout
+# and stderr to FILE, and waits (SECONDS, default 10, at most) until N lines of FILE
+# (default 1) say "started": CMD prints that when it runs. On a timeout it shows FILE and
+# fails. The test's `wait` waits for CMD.
 start_and_wait() {
-	local n=1 file
+	local n=1 t=10 file
 	if [ "$1" = -n ]; then
 		n=$2
+		shift 2
+	fi
+	if [ "$1" = -t ]; then
+		t=$2
 		shift 2
 	fi
 	file=$1
 	shift
 	: >"$file"
 	"$@" >"$file" 2>&1 &
-	wait_until '[ "$(grep -c started "$file")" -ge "$n" ]' && return 0
-	echo "start_and_wait: not $n times \"started\" in $file after 10 s:" >&2
+	wait_until -t "$t" '[ "$(grep -c started "$file")" -ge "$n" ]' && return 0
+	echo "start_and_wait: not $n times \"started\" in $file after $t s:" >&2
 	cat "$file" >&2
 	return 1
 }

@@ -5,6 +5,8 @@
  *                         rank 0 prints the checksum
  *   mpi_check --bench N   the same, then N timed iterations of allreduce and of ping-pong;
  *                         rank 0 prints the median latencies in microseconds
+ *   mpi_check --hold S    the same, then each rank prints "started rank=R" and stays in
+ *                         MPI for S seconds (for tests that stop a running MPI job)
  *
  * Each rank prints (in no particular order between ranks):
  *   rank=R size=N host=H local_rank=L local_size=M shm=ok|single
@@ -285,12 +287,14 @@ int main(int argc, char **argv)
 	struct ctx c = {0};
 	char host[256] = "?";
 	long long token, sum;
-	int iters = 0, all_failed = 0;
+	int iters = 0, hold = 0, all_failed = 0;
 
 	if (argc == 3 && strcmp(argv[1], "--bench") == 0)
 		iters = parse_iters(argv[2]);
-	if (iters < 0 || (argc != 1 && iters == 0)) {
-		fprintf(stderr, "usage: mpi_check [--bench ITERATIONS]\n");
+	else if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+		hold = parse_iters(argv[2]);
+	if (iters < 0 || hold < 0 || (argc != 1 && iters == 0 && hold == 0)) {
+		fprintf(stderr, "usage: mpi_check [--bench ITERATIONS | --hold SECONDS]\n");
 		return 2;
 	}
 
@@ -322,6 +326,12 @@ int main(int argc, char **argv)
 	}
 	if (iters > 0 && !all_failed)
 		bench(&c, iters);
+	if (hold > 0) {
+		printf("started rank=%d\n", c.rank);
+		fflush(stdout);
+		sleep((unsigned)hold);
+		MPI_Barrier(MPI_COMM_WORLD);
+	}
 
 	MPI_Comm_free(&c.node);
 	MPI_Finalize();
