@@ -111,6 +111,7 @@ static int check_save(struct launch *l, oci_error_t *err)
 static int apply_options(struct launch *l, const char *bundle_path, oci_error_t *err)
 {
 	struct oci_options none;
+	const char *why;
 
 	oci_options_init(&none);
 	if (settings_resolve(l->task->options ? l->task->options : &none, l->conf, l->task->home,
@@ -130,11 +131,14 @@ static int apply_options(struct launch *l, const char *bundle_path, oci_error_t 
 				      bundle_path, l->conf->path);
 	if (l->settings.save != NULL && check_save(l, err) < 0)
 		return -1;
-	return identity_choose(l->conf, l->task, l->settings.remap_root,
-			       /* an overlay's mounter (the user) reads the squashfs for runc */
-			       l->bundle->squashfs != NULL &&
-				       l->conf->root_overlay == ROOT_OVERLAY_OFF,
-			       &l->identity, err);
+	if (identity_choose(l->conf, l->task, l->settings.remap_root,
+			    /* an overlay's mounter (the user) reads the squashfs for runc */
+			    l->bundle->squashfs != NULL &&
+				    l->conf->root_overlay == ROOT_OVERLAY_OFF,
+			    &l->identity, err) < 0)
+		return -1;
+	why = mpi_refusal(l->task->env, l->identity.kind == IDENTITY_REMAP_ROOT);
+	return why != NULL ? oci_error_make(err, 0, "%s", why) : 0;
 }
 
 /* Paths and patterns of the task, and the bundle or image opened. */

@@ -17,6 +17,14 @@
 bool mpi_step(char *const *task_env);
 
 /*
+ * Why the MPI step of task_env cannot run in a container, or NULL when it can. uid0_inside:
+ * the container's process would be uid 0 (mapped to the user). PMI-2 (srun --mpi=pmi2)
+ * is not offered (README, "MPI"); Slurm's PMIx server accepts only clients whose uid is
+ * the job's, which uid 0 inside is not.
+ */
+const char *mpi_refusal(char *const *task_env, bool uid0_inside);
+
+/*
  * Adds to env (a strv of length *len: the container's) what Open MPI needs in a per-task
  * container of an MPI step (task_env: the task's own).
  */

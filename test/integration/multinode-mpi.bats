@@ -116,6 +116,16 @@ mpi_run() {
 	[ "$(sort -u <<<"$output" | cut -d' ' -f1 | uniq -c | awk '{ print $1 }' | sort -u)" = 2 ]
 }
 
+@test "mpi: --mpi=pmi2, and --mpi=pmix as uid 0 inside, are refused with the reason" {
+	assert_refused "spank-oci: --mpi=pmi2 is not offered in containers: PMI-2 gives each task a socket by descriptor number (PMI_FD), and no descriptor but stdio reaches a container; use --mpi=pmix" \
+		as_user srun -N 3 --mpi=pmi2 --container="$MPI_IMAGE/layout:mpi" /usr/local/bin/mpi_check
+	[[ "$output" != *rank=* ]]
+	assert_refused "spank-oci: --mpi=pmix: Slurm's PMIx server accepts only clients that run as you, and this container would run as uid 0" \
+		as_user srun -N 3 --mpi=pmix --container-remap-root --container="$MPI_IMAGE/layout:mpi" \
+		/usr/local/bin/mpi_check
+	[[ "$output" != *rank=* ]]
+}
+
 @test "mpi: an MPI job cancelled midway leaves nothing on any node" {
 	local node job before="$BATS_TEST_TMPDIR/before" left
 	for node in $(cluster_nodes); do

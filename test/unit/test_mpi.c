@@ -17,6 +17,22 @@ static void mpi_steps_are_those_with_an_mpi_type(void **state)
 	assert_false(mpi_step((char *const[]){"PATH=/bin", NULL}));
 }
 
+static void pmi2_and_pmix_as_root_are_refused(void **state)
+{
+	char *const pmi2[] = {"SLURM_MPI_TYPE=pmi2", NULL};
+	char *const pmix[] = {"SLURM_MPI_TYPE=pmix", NULL};
+	char *const pmix_v4[] = {"SLURM_MPI_TYPE=pmix_v4", NULL};
+	char *const none[] = {"SLURM_MPI_TYPE=none", NULL};
+
+	(void)state;
+	assert_non_null(strstr(mpi_refusal(pmi2, false), "--mpi=pmi2 is not offered"));
+	assert_null(mpi_refusal(pmix, false));
+	assert_non_null(strstr(mpi_refusal(pmix, true), "run as you"));
+	assert_non_null(mpi_refusal(pmix_v4, true));
+	assert_null(mpi_refusal(none, true));
+	assert_null(mpi_refusal((char *const[]){"PATH=/bin", NULL}, true));
+}
+
 /* The container's environment after mpi_per_task_env for a task with task_env. */
 static char **per_task(char *const *task_env, char *const *container_env)
 {
@@ -50,6 +66,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mpi_steps_are_those_with_an_mpi_type),
 		cmocka_unit_test(per_task_mpi_turns_single_copy_off),
+		cmocka_unit_test(pmi2_and_pmix_as_root_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("mpi", tests, NULL, NULL);
