@@ -19,12 +19,21 @@
 #include "launcher/image/layout.h"
 #include "launcher/image/unpack.h"
 
-/* An image's lock file, next to its entry: held shared while in use, exclusive to change. */
-static int open_lock(const char *entry)
+/*
+ * An image's lock file, next to its entry (suffix ".lock": held shared while in use or
+ * being unpacked, exclusive to remove it; ".unpack": held exclusive by the one task that
+ * unpacks it).
+ */
+static int open_lock_file(const char *entry, const char *suffix)
 {
-	cleanup_free char *lock = xasprintf("%s.lock", entry);
+	cleanup_free char *lock = xasprintf("%s%s", entry, suffix);
 
 	return open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+static int open_lock(const char *entry)
+{
+	return open_lock_file(entry, ".lock");
 }
 
 /* One line per unpack, for the curious and for the tests (an image is unpacked once). */
@@ -41,7 +50,7 @@ static void log_unpack(const char *cache_dir, const struct layout_image *img,
 			st->entries, st->devices_skipped, st->setid_dropped);
 }
 
-/* What a killed unpack of this image left (we hold its lock: nobody is unpacking it). */
+/* What a killed unpack of this image left (we hold its unpack lock: nobody else unpacks it). */
 static void remove_stale_unpacks(const char *cache_dir, const char *hex)
 {
 	cleanup_free char *prefix = xasprintf(".unpacking-%s-", hex);
@@ -191,41 +200,42 @@ static int add_entry(const char *cache_dir, const char *entry, const char *ref,
  * Takes the entry's lock (lock_fd, or -1 if it could not be opened), waiting as long as
  * another task unpacks the image, unless a stop is requested.
  */
-static int lock_entry(int lock_fd, int op, const char *entry, const char *ref, oci_error_t *err)
+static int lock_entry(int lock_fd, int op, const char *entry, const char *suffix, const char *ref,
+		      oci_error_t *err)
 {
 	cleanup_free char *what = NULL;
 
 	if (lock_fd >= 0 && stop_flock(lock_fd, op) == 0)
 		return 0;
 	if (lock_fd < 0 || !stop_requested())
-		return oci_error_make(err, errno, "cannot lock %s.lock", entry);
+		return oci_error_make(err, errno, "cannot lock %s%s", entry, suffix);
 	what = xasprintf("waiting for the unpack of %s", ref);
 	return stop_error(err, what);
 }
 
 /*
- * The entry of img, unpacked if it is not there yet; gives its lock, held shared. An
- * entry that is there is used under the shared lock alone, however many tasks use it
- * already; only an unpack takes the lock exclusive (and looks again once it has it: the
- * task it waited for may have unpacked the image).
+ * The entry of img, unpacked if it is not there yet; gives its lock, held shared. The
+ * shared lock is taken first and kept: it is what "in use" means, and no prune removes
+ * the entry under it. One task unpacks, under the image's unpack lock; the others wait
+ * for that lock and look again. An unpack never waits for the tasks that use the image:
+ * those may be waiting for this task (the ranks of an MPI step wait for each other), and
+ * a task that upgraded its lock to exclusive would wait for them for ever.
  */
 static int get_entry(const char *cache_dir, const char *entry, const char *ref,
 		     const struct layout_image *img, const struct cache_limits *limits,
 		     oci_error_t *err)
 {
-	cleanup_close int lock_fd = open_lock(entry);
+	cleanup_close int lock_fd = open_lock(entry), unpack_fd = -1;
 	struct stat sb;
 
-	if (lock_entry(lock_fd, LOCK_SH, entry, ref, err) < 0)
+	if (lock_entry(lock_fd, LOCK_SH, entry, ".lock", ref, err) < 0)
 		return -1;
 	if (lstat(entry, &sb) < 0) {
-		if (lock_entry(lock_fd, LOCK_EX, entry, ref, err) < 0)
+		unpack_fd = open_lock_file(entry, ".unpack");
+		if (lock_entry(unpack_fd, LOCK_EX, entry, ".unpack", ref, err) < 0)
 			return -1;
 		if (lstat(entry, &sb) < 0 && add_entry(cache_dir, entry, ref, img, limits, err) < 0)
 			return -1;
-		/* from now on only "in use": others may use it too, pruning may not remove it */
-		if (flock(lock_fd, LOCK_SH) < 0)
-			return oci_error_make(err, errno, "cannot lock %s.lock", entry);
 		if (lstat(entry, &sb) < 0)
 			return oci_error_make(err, errno, "%s", entry);
 	}

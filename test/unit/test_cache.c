@@ -236,6 +236,32 @@ static void get_while_in_use(void **state)
 	assert_non_null(strstr(out, " in-use "));
 }
 
+/*
+ * A task gets an image another task holds in use before it is there (that task waits for
+ * the unpack, or for this task: the ranks of an MPI step wait for each other): it
+ * unpacks at once rather than wait for the other to let go. The alarm ends the test if
+ * it waits.
+ */
+static void get_while_another_waits(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *hex = NULL, *layout = make_image(f, "alpha", &hex);
+	cleanup_free char *lock = NULL, *log_path = in_cache(f, "unpack.log"), *log = NULL;
+	cleanup_close int waiting = -1, got = -1;
+
+	make_dir(f->dir, "cache", 0700);
+	lock = xasprintf("%s/%s.lock", f->cache, hex);
+	waiting = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(waiting >= 0);
+	assert_int_equal(flock(waiting, LOCK_SH), 0);
+	alarm(30);
+	got = get_ok(f, layout, 0, NULL);
+	alarm(0);
+	assert_true(is_cached(f, hex));
+	log = read_text(log_path);
+	assert_int_equal(count_lines(log), 1);
+}
+
 /* Holds the lock of image hex as an unpack or a prune under way does: the fd to close. */
 static int hold_lock(struct fixture *f, const char *hex)
 {
@@ -611,7 +637,7 @@ static void get_stopped_during_unpack(void **state)
 	assert_false(is_cached(f, digest + strlen("sha256:")));
 }
 
-/* Another task unpacks the image (holds its lock): SIGTERM stops the wait. */
+/* Another task unpacks the image (holds its unpack lock): SIGTERM stops the wait. */
 static void get_stopped_while_waiting(void **state)
 {
 	struct fixture *f = *state;
@@ -620,7 +646,7 @@ static void get_stopped_while_waiting(void **state)
 	cleanup_close int fd = -1;
 
 	make_dir(f->dir, "cache", 0700);
-	lock = xasprintf("%s/%s.lock", f->cache, hex);
+	lock = xasprintf("%s/%s.unpack", f->cache, hex);
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
@@ -636,6 +662,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(get_unpacks_once),
 		T(get_while_in_use),
+		T(get_while_another_waits),
 		T(get_removes_stale_unpacks),
 		T(get_refuses_foreign_entry),
 		T(get_failed_unpack_leaves_nothing),
