@@ -90,7 +90,7 @@ mpi_run() {
 	site_can_share || skip "this runtime setup has no RunTimeCreate: one container per task only"
 	mpi_run "$MPI_IMAGE/layout:mpi" --no-container-shared
 	assert_ranks 12 4
-	write_config SharedContainer=false
+	RUNTIME=${RUNTIME%%-*}-create write_config SharedContainer=false
 	mpi_run "$MPI_IMAGE/image.sqsh" --container-shared
 	assert_ranks 12 4
 }
