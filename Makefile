@@ -43,7 +43,7 @@ FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .SECONDARY: $(FUZZ_OBJ)
 
-.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay mpi-image \
+.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay bench-mpi mpi-image \
 	install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
@@ -134,6 +134,11 @@ bench:
 # BENCHMARKS.md (`scripts/bench overlay`; 40 rounds unless BENCH_REPS says otherwise).
 bench-overlay:
 	@scripts/bench overlay
+
+# MPI across 3 nodes: srun -N 3 -n 12 --mpi=pmix bare against spank-oci, into
+# BENCHMARKS.md (`scripts/bench mpi`; BENCH_MPI_REPS rounds, default 10).
+bench-mpi:
+	@scripts/bench mpi
 
 # The MPI test image (Debian bookworm, Open MPI, test/mpi/mpi_check), built once and cached
 # under /var/cache/spank-oci-test/mpi-image/<key>/ (MPI_IMAGE_CACHE); prints that directory.
