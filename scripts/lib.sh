@@ -94,11 +94,11 @@ wait_until() {
 	return 1
 }
 
-# wait_job JOB: waits (30 s at most) until JOB has left the queue.
+# wait_job JOB [SECONDS]: waits (SECONDS, default 30, at most) until JOB has left the queue.
 wait_job() {
-	local job=$1
+	local job=$1 seconds=${2:-30}
 	# shellcheck disable=SC2016 # expanded by wait_until
-	wait_until -t 30 '[ -z "$(squeue -h -j "$job" 2>/dev/null)" ]' && return 0
+	wait_until -t "$seconds" '[ -z "$(squeue -h -j "$job" 2>/dev/null)" ]' && return 0
 	echo "job $job still queued" >&2
 	return 1
 }

@@ -80,9 +80,38 @@ mpi_run() {
 	assert_nodes_idle
 }
 
+@test "mpi: srun -N 3 --container=IMAGE hostname prints each node's own name" {
+	run_split as_user srun -N 3 -l --container="$MPI_IMAGE/image.sqsh" hostname
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f2 <<<"$output" | sort)" = "$(cluster_nodes)" ]
+}
+
 @test "mpi: srun -N 3 -n 12 --mpi=pmix from the squashfs image" {
 	mpi_run "$MPI_IMAGE/image.sqsh"
 	assert_ranks 12 4
+	assert_nodes_idle
+}
+
+@test "mpi: sbatch -N 3 --container=IMAGE runs a script whose two srun --mpi=pmix steps inherit it" {
+	local job out
+	# srun in the container: the image has Slurm's client; the site binds what it reads
+	write_config "ContainerMounts=$SPANK_OCI_CLUSTER_DIR:$SPANK_OCI_CLUSTER_DIR:ro,/run/munge:/run/munge,$REPO/build:$REPO/build:ro,/etc/passwd:/etc/passwd:ro,/etc/group:/etc/group:ro"
+	cat >"$WORK/mpi-batch.sh" <<-'EOF'
+		#!/bin/sh
+		grep -q '^PRETTY_NAME="Debian GNU/Linux 12' /etc/os-release && echo batch-in-image
+		srun --mpi=pmix /usr/local/bin/mpi_check
+		srun --mpi=pmix /usr/local/bin/mpi_check
+	EOF
+	job="$(as_user sbatch --parsable -N 3 --ntasks-per-node=4 --container="$MPI_IMAGE/layout:mpi" \
+		-o "$WORK/mpi-batch-%j.out" "$WORK/mpi-batch.sh")"
+	wait_job "$job" 120
+	out="$(batch_output "$WORK/mpi-batch-$job.out")"
+	echo "$out" >&2
+	[ "$(head -n 1 <<<"$out")" = batch-in-image ]
+	# two steps of 12 ranks on the 3 nodes, each with its checksum
+	[ "$(grep -c '^checksum=716$' <<<"$out")" -eq 2 ]
+	[ "$(grep -c '^rank=[0-9]* size=12 .*shm=ok' <<<"$out")" -eq 24 ]
+	[ "$(grep -o ' host=[^ ]*' <<<"$out" | sort -u | wc -l)" -eq 3 ]
 	assert_nodes_idle
 }
 
