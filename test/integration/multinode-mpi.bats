@@ -11,10 +11,7 @@ load nodes
 
 setup_file() {
 	write_config
-	local n
-	n="$(sinfo -h -N -o %N | sort -u | wc -l)"
-	[ "$n" -ge 3 ] ||
-		skip "needs a cluster of 3 nodes or more (SPANK_OCI_NODES=3 scripts/cluster start); this one has $n"
+	require_nodes 3
 	# built once and cached (2 or 3 minutes the first time)
 	MPI_IMAGE="$("$REPO/scripts/make-mpi-image" 2>"$BATS_FILE_TMPDIR/make-mpi-image.err" |
 		tail -n 1)"
@@ -156,11 +153,8 @@ mpi_run() {
 }
 
 @test "mpi: an MPI job cancelled midway leaves nothing on any node" {
-	local node job before="$BATS_TEST_TMPDIR/before" left
-	for node in $(cluster_nodes); do
-		spool_entries "$node" >"$before-$node.spool"
-		node_mounts "$node" >"$before-$node.mounts"
-	done
+	local node job before="$BATS_TEST_TMPDIR/before"
+	nodes_snapshot "$before"
 	# every rank checks, says "started" and stays in MPI (mpi_check --hold)
 	start_and_wait -n 12 -t 60 "$WORK/mpi-scancel" \
 		as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix --container="$MPI_IMAGE/image.sqsh" \
@@ -175,24 +169,7 @@ mpi_run() {
 	done
 	scancel "$job"
 	wait || true
-	# shellcheck disable=SC2016 # expanded by wait_until
-	wait_until -t 15 '[ -z "$(squeue -h -j "$job" 2>/dev/null)" ]' || true
-	for node in $(cluster_nodes); do
-		# shellcheck disable=SC2016 # expanded by wait_until
-		wait_until -t 15 '[ -z "$(node_leftovers "$node" "$before-$node")" ]' || true
-		left="$(node_leftovers "$node" "$before-$node")"
-		[ -z "$left" ] || {
-			echo "left on $node after scancel:"$'\n'"$left" >&2
-			return 1
-		}
-	done
-	left="$(find /sys/fs/cgroup -mindepth 1 -type d \( -name "job_$job" -o -name "*.$job.*" \) 2>/dev/null)"
-	[ -z "$left" ] || {
-		echo "cgroups left: $left" >&2
-		return 1
-	}
-	assert_no_leftovers
-	assert_nodes_idle
+	assert_nothing_left "$job" "$before"
 }
 
 @test "mpi: an image on a path every node sees is unpacked once per node, then reused" {

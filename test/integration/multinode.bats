@@ -9,10 +9,7 @@ load nodes
 
 setup_file() {
 	write_config
-	local n
-	n="$(sinfo -h -N -o %N | sort -u | wc -l)"
-	[ "$n" -ge 3 ] ||
-		skip "needs a cluster of 3 nodes or more (SPANK_OCI_NODES=3 scripts/cluster start); this one has $n"
+	require_nodes 3
 }
 
 teardown() {
@@ -48,11 +45,8 @@ teardown() {
 }
 
 @test "multinode: scancel of srun -N 3 -n 6 in containers leaves nothing on any node" {
-	local node job before="$BATS_TEST_TMPDIR/before" left
-	for node in $(cluster_nodes); do
-		spool_entries "$node" >"$before-$node.spool"
-		node_mounts "$node" >"$before-$node.mounts"
-	done
+	local node job before="$BATS_TEST_TMPDIR/before"
+	nodes_snapshot "$before"
 	start_and_wait -n 6 "$WORK/mn-scancel" \
 		as_user srun -N 3 -n 6 --container="$F/bundle" sh -c 'echo started; exec sleep 300'
 	job="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i)"
@@ -76,23 +70,5 @@ teardown() {
 		cat "$WORK/mn-scancel" >&2
 		return 1
 	}
-	# shellcheck disable=SC2016 # expanded by wait_until
-	wait_until -t 15 '[ -z "$(squeue -h -j "$job" 2>/dev/null)" ]' || true
-	for node in $(cluster_nodes); do
-		# shellcheck disable=SC2016 # expanded by wait_until
-		wait_until -t 15 '[ -z "$(node_leftovers "$node" "$before-$node")" ]' || true
-		left="$(node_leftovers "$node" "$before-$node")"
-		[ -z "$left" ] || {
-			echo "left on $node after scancel:"$'\n'"$left" >&2
-			return 1
-		}
-	done
-	# no cgroup of the job or of its containers anywhere (named job_J..., or U.J.S.T)
-	left="$(find /sys/fs/cgroup -mindepth 1 -type d \( -name "job_$job" -o -name "*.$job.*" \) 2>/dev/null)"
-	[ -z "$left" ] || {
-		echo "cgroups left: $left" >&2
-		return 1
-	}
-	assert_no_leftovers
-	assert_nodes_idle
+	assert_nothing_left "$job" "$before"
 }

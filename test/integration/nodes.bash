@@ -1,6 +1,14 @@
 # What the multinode*.bats files share: the cluster's nodes, and what of a step is left on
 # each (its processes, cgroups, spool state and mounts).
 
+# require_nodes N: skips the file's tests on a cluster of fewer than N nodes.
+require_nodes() {
+	local n
+	n="$(sinfo -h -N -o %N | sort -u | wc -l)"
+	[ "$n" -ge "$1" ] ||
+		skip "needs a cluster of $1 nodes or more (SPANK_OCI_NODES=$1 scripts/cluster start); this one has $n"
+}
+
 # The cluster's node names, one a line.
 cluster_nodes() {
 	sinfo -h -N -o %N | sort -u
@@ -66,4 +74,40 @@ assert_nodes_idle() {
 	wait_until -t 15 '[ -z "$(sinfo -h -N -o "%N %T" | grep -v " idle$")" ]' && return 0
 	sinfo -N >&2
 	return 1
+}
+
+# nodes_snapshot BEFORE: what each node's spool and mounts hold now (BEFORE-NODE.spool,
+# BEFORE-NODE.mounts), for node_leftovers.
+nodes_snapshot() {
+	local node
+	for node in $(cluster_nodes); do
+		spool_entries "$node" >"$1-$node.spool"
+		node_mounts "$node" >"$1-$node.mounts"
+	done
+}
+
+# assert_nothing_left JOB BEFORE: once JOB has left the queue, nothing of it is left on any
+# node (node_leftovers against nodes_snapshot BEFORE; waits 15 s at most for each), no
+# cgroup of the job or its containers anywhere, and the nodes are idle again.
+assert_nothing_left() {
+	local job=$1 before=$2 node left
+	# shellcheck disable=SC2016 # expanded by wait_until
+	wait_until -t 15 '[ -z "$(squeue -h -j "$job" 2>/dev/null)" ]' || true
+	for node in $(cluster_nodes); do
+		# shellcheck disable=SC2016 # expanded by wait_until
+		wait_until -t 15 '[ -z "$(node_leftovers "$node" "$before-$node")" ]' || true
+		left="$(node_leftovers "$node" "$before-$node")"
+		[ -z "$left" ] || {
+			echo "left on $node after the job:"$'\n'"$left" >&2
+			return 1
+		}
+	done
+	# no cgroup of the job or of its containers anywhere (named job_J..., or U.J.S.T)
+	left="$(find /sys/fs/cgroup -mindepth 1 -type d \( -name "job_$job" -o -name "*.$job.*" \) 2>/dev/null)"
+	[ -z "$left" ] || {
+		echo "cgroups left: $left" >&2
+		return 1
+	}
+	assert_no_leftovers
+	assert_nodes_idle
 }
