@@ -1,13 +1,11 @@
 #include "launcher/spec/mpi.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "common/strv.h"
 #include "common/xalloc.h"
 
 #define OMPI_SINGLE_COPY "OMPI_MCA_btl_vader_single_copy_mechanism"
-#define OMPI_BACKING_DIR "OMPI_MCA_btl_vader_backing_directory"
 
 bool mpi_step(char *const *task_env)
 {
@@ -33,22 +31,8 @@ const char *mpi_refusal(char *const *task_env, bool uid0_inside)
 	return NULL;
 }
 
-/* Adds NAME=VALUE (setting, "NAME=VALUE") to env unless env has NAME. */
-static void default_to(char ***env, size_t *len, const char *setting)
-{
-	size_t n = strcspn(setting, "=");
-	char name[64];
-
-	snprintf(name, sizeof(name), "%.*s", (int)n, setting);
-	if (strv_env_get(*env, name) == NULL)
-		strv_push_owned(env, len, xstrdup(setting));
-}
-
 void mpi_per_task_env(char *const *task_env, char ***env, size_t *len)
 {
-	if (!mpi_step(task_env))
-		return;
-	default_to(env, len, OMPI_SINGLE_COPY "=none");
-	/* the node's /dev/shm, which every per-task container shares with it */
-	default_to(env, len, OMPI_BACKING_DIR "=/dev/shm");
+	if (mpi_step(task_env) && strv_env_get(*env, OMPI_SINGLE_COPY) == NULL)
+		strv_push_owned(env, len, xstrdup(OMPI_SINGLE_COPY "=none"));
 }

@@ -4,10 +4,7 @@
  * refuses one rank's process_vm_readv of another (CMA, Open MPI's single-copy transport
  * between the ranks of a node); Open MPI 4.1 sees that but its fallback hangs, so a
  * per-task container of an MPI step gets OMPI_MCA_btl_vader_single_copy_mechanism=none
- * (copy through the shared-memory segments), and those segments in the node's /dev/shm
- * (OMPI_MCA_btl_vader_backing_directory; its default, the session directory, failed
- * about one step in twenty under runc: a rank could not open a peer's segment), each
- * unless the user set it. Shared mode, the
+ * (copy through the shared-memory segments) unless the user set it. Shared mode, the
  * default for MPI steps, keeps CMA: its ranks share one user namespace.
  */
 #ifndef SPANK_OCI_SPEC_MPI_H

@@ -1,7 +1,6 @@
 /*
- * launcher/spec/mpi.c: which steps are MPI steps, and the Open MPI settings a per-task
- * container of one gets (single-copy off: per-task containers cannot use CMA; segments in
- * the node's /dev/shm).
+ * launcher/spec/mpi.c: which steps are MPI steps, and the Open MPI setting a per-task
+ * container of one gets (single-copy off: per-task containers cannot use CMA).
  */
 #include "unit.h"
 
@@ -45,7 +44,7 @@ static char **per_task(char *const *task_env, char *const *container_env)
 	return env;
 }
 
-static void per_task_mpi_shares_memory_through_dev_shm(void **state)
+static void per_task_mpi_turns_single_copy_off(void **state)
 {
 	char *const mpi[] = {"SLURM_MPI_TYPE=pmix", NULL};
 	char *const plain[] = {"SLURM_MPI_TYPE=none", NULL};
@@ -56,10 +55,9 @@ static void per_task_mpi_shares_memory_through_dev_shm(void **state)
 
 	(void)state;
 	assert_string_equal(strv_env_get(set, "OMPI_MCA_btl_vader_single_copy_mechanism"), "none");
-	assert_string_equal(strv_env_get(set, "OMPI_MCA_btl_vader_backing_directory"), "/dev/shm");
 	assert_int_equal(strv_len(untouched), 1);
 	/* the user's own choice stands */
-	assert_int_equal(strv_len(users), 2);
+	assert_int_equal(strv_len(users), 1);
 	assert_string_equal(strv_env_get(users, "OMPI_MCA_btl_vader_single_copy_mechanism"), "cma");
 }
 
@@ -67,7 +65,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mpi_steps_are_those_with_an_mpi_type),
-		cmocka_unit_test(per_task_mpi_shares_memory_through_dev_shm),
+		cmocka_unit_test(per_task_mpi_turns_single_copy_off),
 		cmocka_unit_test(pmi2_and_pmix_as_root_are_refused),
 	};
 
