@@ -59,16 +59,26 @@ assert_ranks() {
 	[[ "$stderr" != *"CMA is not available"* ]]
 }
 
+# known_crash TEXT: TEXT shows the open problem of README's "MPI" (Known problem): a rank
+# that died of a segmentation fault in Open MPI. The tests run such a step once more, say
+# so on stderr, and fail if it happens again; any other failure fails at once.
+known_crash() {
+	grep -q 'Signal: Segmentation fault' <<<"$1"
+}
+
 # mpi_run IMAGE [SRUN OPTION...]: mpi_check on 3 nodes, 4 ranks each, in IMAGE.
 mpi_run() {
-	local image=$1
+	local image=$1 try
 	shift
-	run_split as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix "$@" --container="$image" \
-		/usr/local/bin/mpi_check
-	[ "$status" -eq 0 ] || {
-		printf 'exit status %s\nstdout:\n%s\nstderr:\n%s\n' "$status" "$output" "$stderr" >&2
-		return 1
-	}
+	for try in 1 2; do
+		run_split as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix "$@" --container="$image" \
+			/usr/local/bin/mpi_check
+		[ "$status" -ne 0 ] || return 0
+		[ "$try" -eq 1 ] && known_crash "$stderr" || break
+		echo "mpi_run: a rank crashed in Open MPI (the known problem), once more" >&2
+	done
+	printf 'exit status %s\nstdout:\n%s\nstderr:\n%s\n' "$status" "$output" "$stderr" >&2
+	return 1
 }
 
 @test "mpi: srun -N 3 -n 12 --mpi=pmix runs the image's MPI program on 3 nodes (OCI layout)" {
@@ -90,7 +100,7 @@ mpi_run() {
 }
 
 @test "mpi: sbatch -N 3 --container=IMAGE runs a script whose two srun --mpi=pmix steps inherit it" {
-	local job out
+	local job out try
 	# srun in the container: the image has Slurm's client; the site binds what it reads
 	write_config "ContainerMounts=$SPANK_OCI_CLUSTER_DIR:$SPANK_OCI_CLUSTER_DIR:ro,/run/munge:/run/munge,$REPO/build:$REPO/build:ro,/etc/passwd:/etc/passwd:ro,/etc/group:/etc/group:ro"
 	cat >"$WORK/mpi-batch.sh" <<-'EOF'
@@ -99,9 +109,14 @@ mpi_run() {
 		srun --mpi=pmix /usr/local/bin/mpi_check
 		srun --mpi=pmix /usr/local/bin/mpi_check
 	EOF
-	job="$(as_user sbatch --parsable -N 3 --ntasks-per-node=4 --container="$MPI_IMAGE/layout:mpi" \
-		-o "$WORK/mpi-batch-%j.out" "$WORK/mpi-batch.sh")"
-	wait_job "$job" 120
+	for try in 1 2; do
+		job="$(as_user sbatch --parsable -N 3 --ntasks-per-node=4 \
+			--container="$MPI_IMAGE/layout:mpi" -o "$WORK/mpi-batch-%j.out" "$WORK/mpi-batch.sh")"
+		wait_job "$job" 120
+		out="$(cat "$WORK/mpi-batch-$job.out")"
+		[ "$try" -eq 1 ] && known_crash "$out" || break
+		echo "a rank crashed in Open MPI (the known problem), once more" >&2
+	done
 	out="$(batch_output "$WORK/mpi-batch-$job.out")"
 	echo "$out" >&2
 	[ "$(head -n 1 <<<"$out")" = batch-in-image ]
@@ -153,12 +168,19 @@ mpi_run() {
 }
 
 @test "mpi: an MPI job cancelled midway leaves nothing on any node" {
-	local node job before="$BATS_TEST_TMPDIR/before"
+	local node job before="$BATS_TEST_TMPDIR/before" try
 	nodes_snapshot "$before"
-	# every rank checks, says "started" and stays in MPI (mpi_check --hold)
-	start_and_wait -n 12 -t 60 "$WORK/mpi-scancel" \
-		as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix --container="$MPI_IMAGE/image.sqsh" \
-		/usr/local/bin/mpi_check --hold 300
+	for try in 1 2; do
+		# every rank checks, says "started" and stays in MPI (mpi_check --hold)
+		start_and_wait -n 12 -t 60 "$WORK/mpi-scancel" \
+			as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix \
+			--container="$MPI_IMAGE/image.sqsh" /usr/local/bin/mpi_check --hold 300 && break
+		[ "$try" -eq 1 ] && known_crash "$(cat "$WORK/mpi-scancel")" || return 1
+		echo "a rank crashed in Open MPI (the known problem), once more" >&2
+		wait || true
+		# shellcheck disable=SC2016 # expanded by wait_until
+		wait_until -t 30 '[ -z "$(squeue -h -u "$SPANK_OCI_TEST_USER")" ]'
+	done
 	job="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i)"
 	[ -n "$job" ]
 	for node in $(cluster_nodes); do
