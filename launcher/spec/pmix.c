@@ -26,7 +26,7 @@ static char *named(const char *path, const char *name)
 }
 
 char **pmix_dirs(char *const *task_env, const char *tmp_fs, uid_t uid, uint32_t job_id,
-		 uint32_t step_id, bool whole_base)
+		 uint32_t step_id)
 {
 	const char *server = strv_env_get(task_env, "PMIX_SERVER_TMPDIR");
 	/* where Slurm's PMIx plugin makes client directories: as it chooses (mpi.conf aside) */
@@ -45,12 +45,11 @@ char **pmix_dirs(char *const *task_env, const char *tmp_fs, uid_t uid, uint32_t 
 	snprintf(name, sizeof(name), "spmix_appdir_%u_%u.%u", (unsigned)uid, job_id, step_id);
 	if (base == NULL || base[0] != '/')
 		base = tmp_fs;
-	if (base == NULL || base[0] != '/')
-		base = DEFAULT_APPDIR_BASE;
-	dir = xasprintf("%s/%s", base, name);
+	dir = xasprintf("%s/%s", base != NULL && base[0] == '/' ? base : DEFAULT_APPDIR_BASE, name);
 	if (fs_is_dir(dir))
-		strv_push_owned(&dirs, &n, whole_base ? xstrdup(base) : xstrdup(dir));
-	free(dir);
+		strv_push_owned(&dirs, &n, dir);
+	else
+		free(dir);
 	return dirs;
 }
 

@@ -11,19 +11,15 @@
 #ifndef SPANK_OCI_SPEC_PMIX_H
 #define SPANK_OCI_SPEC_PMIX_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /*
  * The host directories of the step's PMIx server to bind (strv; NULL when none). tmp_fs:
- * Slurm's TmpFS on this node, or NULL. whole_base: the client directory's base itself
- * (TmpFS), for per-task containers: Open MPI keeps the node's session directory (the
- * backing files of shared-memory windows) in it, next to the client directory, and the
- * ranks of a node must see one.
+ * Slurm's TmpFS on this node, or NULL.
  */
 char **pmix_dirs(char *const *task_env, const char *tmp_fs, uid_t uid, uint32_t job_id,
-		 uint32_t step_id, bool whole_base);
+		 uint32_t step_id);
 
 /* Adds to env (a strv of length *len) the PMIX_MCA_* variables the server's call for. */
 void pmix_env(char ***env, size_t *len);

@@ -140,12 +140,9 @@ static int add_writable_places(const char *rootfs, json_t *mounts, oci_error_t *
 
 static bool root_readonly(const struct spec_input *in);
 
-static int add_pmix_mounts(const struct spec_input *in, json_t *mounts, oci_error_t *err)
+static int add_pmix_mounts(const struct oci_task *t, json_t *mounts, oci_error_t *err)
 {
-	const struct oci_task *t = in->task;
-	bool per_task = in->settings == NULL || !in->settings->shared;
-	cleanup_strv char **dirs =
-		pmix_dirs(t->env, t->tmp_fs, t->uid, t->job_id, t->step_id, per_task);
+	cleanup_strv char **dirs = pmix_dirs(t->env, t->tmp_fs, t->uid, t->job_id, t->step_id);
 
 	for (size_t i = 0; dirs != NULL && dirs[i] != NULL; i++) {
 		if (append_new(mounts, bind_mount(dirs[i], dirs[i], false, false, err), "mounts",
@@ -202,7 +199,7 @@ static int build_mounts(const struct spec_input *in, json_t *spec, oci_error_t *
 	    add_writable_places(in->bundle->rootfs, mounts, err) < 0)
 		goto fail;
 	/* srun --mpi=pmix: the step's PMIx server's directories */
-	if (add_pmix_mounts(in, mounts, err) < 0)
+	if (add_pmix_mounts(in->task, mounts, err) < 0)
 		goto fail;
 	/* ContainerMounts, the home directory, --container-mounts: in that order */
 	for (i = 0; in->settings != NULL && i < in->settings->mounts.n; i++) {

@@ -20,13 +20,13 @@ static void binds_only_the_steps_own_directories(void **state)
 
 	make_dir(f->dir, "pmix.5.2", 0770);
 	make_dir(f->dir, "spmix_appdir_1001_5.2", 0700);
-	dirs = pmix_dirs(env, NULL, 1001, 5, 2, false);
+	dirs = pmix_dirs(env, NULL, 1001, 5, 2);
 	assert_non_null(dirs);
 	assert_string_equal(dirs[0], want_server); /* without the trailing slash */
 	assert_string_equal(dirs[1], want_app);
 	assert_null(dirs[2]);
 	/* a PMIX_SERVER_TMPDIR that names another step's directory is not bound */
-	other_step = pmix_dirs(env, NULL, 1001, 5, 3, false);
+	other_step = pmix_dirs(env, NULL, 1001, 5, 3);
 	assert_null(other_step);
 	/* without SLURM_PMIX_TMPDIR, in Slurm's TmpFS */
 	{
@@ -37,26 +37,16 @@ static void binds_only_the_steps_own_directories(void **state)
 
 		make_dir(f->dir, "tmpfs", 0755);
 		make_dir(f->dir, "tmpfs/spmix_appdir_1001_5.2", 0700);
-		got = pmix_dirs(no_base, tmpfs, 1001, 5, 2, false);
+		got = pmix_dirs(no_base, tmpfs, 1001, 5, 2);
 		assert_non_null(got);
 		assert_string_equal(got[1], want);
 		assert_null(got[2]);
 		/* SLURM_PMIX_TMPDIR, the job's, wins as in Slurm's plugin */
-		overridden = pmix_dirs(env, tmpfs, 1001, 5, 2, false);
+		overridden = pmix_dirs(env, tmpfs, 1001, 5, 2);
 		assert_string_equal(overridden[1], want_app);
 	}
-	/* per-task containers get the base itself, where Open MPI's session directory is */
-	{
-		cleanup_strv char **whole = pmix_dirs(env, NULL, 1001, 5, 2, true);
-		cleanup_strv char **other = pmix_dirs(env, NULL, 1001, 5, 3, true);
-
-		assert_non_null(whole);
-		assert_string_equal(whole[1], f->dir);
-		assert_null(whole[2]);
-		assert_null(other); /* not this step's PMIx server: nothing */
-	}
 	/* no PMIx server: nothing */
-	not_pmix = pmix_dirs(none, NULL, 1001, 5, 2, false);
+	not_pmix = pmix_dirs(none, NULL, 1001, 5, 2);
 	assert_null(not_pmix);
 }
 
