@@ -59,26 +59,16 @@ assert_ranks() {
 	[[ "$stderr" != *"CMA is not available"* ]]
 }
 
-# known_crash TEXT: TEXT shows the open problem of README's "MPI" (Known problem): a rank
-# that died of a segmentation fault in Open MPI. The tests run such a step once more, say
-# so on stderr, and fail if it happens again; any other failure fails at once.
-known_crash() {
-	grep -q 'Signal: Segmentation fault' <<<"$1"
-}
-
 # mpi_run IMAGE [SRUN OPTION...]: mpi_check on 3 nodes, 4 ranks each, in IMAGE.
 mpi_run() {
-	local image=$1 try
+	local image=$1
 	shift
-	for try in 1 2; do
-		run_split as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix "$@" --container="$image" \
-			/usr/local/bin/mpi_check
-		[ "$status" -ne 0 ] || return 0
-		[ "$try" -eq 1 ] && known_crash "$stderr" || break
-		echo "mpi_run: a rank crashed in Open MPI (the known problem), once more" >&2
-	done
-	printf 'exit status %s\nstdout:\n%s\nstderr:\n%s\n' "$status" "$output" "$stderr" >&2
-	return 1
+	run_split as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix "$@" --container="$image" \
+		/usr/local/bin/mpi_check
+	[ "$status" -eq 0 ] || {
+		printf 'exit status %s\nstdout:\n%s\nstderr:\n%s\n' "$status" "$output" "$stderr" >&2
+		return 1
+	}
 }
 
 @test "mpi: srun -N 3 -n 12 --mpi=pmix runs the image's MPI program on 3 nodes (OCI layout)" {
@@ -100,7 +90,7 @@ mpi_run() {
 }
 
 @test "mpi: sbatch -N 3 --container=IMAGE runs a script whose two srun --mpi=pmix steps inherit it" {
-	local job out try
+	local job out
 	# srun in the container: the image has Slurm's client; the site binds what it reads
 	write_config "ContainerMounts=$SPANK_OCI_CLUSTER_DIR:$SPANK_OCI_CLUSTER_DIR:ro,/run/munge:/run/munge,$REPO/build:$REPO/build:ro,/etc/passwd:/etc/passwd:ro,/etc/group:/etc/group:ro"
 	cat >"$WORK/mpi-batch.sh" <<-'EOF'
@@ -109,14 +99,9 @@ mpi_run() {
 		srun --mpi=pmix /usr/local/bin/mpi_check
 		srun --mpi=pmix /usr/local/bin/mpi_check
 	EOF
-	for try in 1 2; do
-		job="$(as_user sbatch --parsable -N 3 --ntasks-per-node=4 \
-			--container="$MPI_IMAGE/layout:mpi" -o "$WORK/mpi-batch-%j.out" "$WORK/mpi-batch.sh")"
-		wait_job "$job" 120
-		out="$(cat "$WORK/mpi-batch-$job.out")"
-		[ "$try" -eq 1 ] && known_crash "$out" || break
-		echo "a rank crashed in Open MPI (the known problem), once more" >&2
-	done
+	job="$(as_user sbatch --parsable -N 3 --ntasks-per-node=4 --container="$MPI_IMAGE/layout:mpi" \
+		-o "$WORK/mpi-batch-%j.out" "$WORK/mpi-batch.sh")"
+	wait_job "$job" 120
 	out="$(batch_output "$WORK/mpi-batch-$job.out")"
 	echo "$out" >&2
 	[ "$(head -n 1 <<<"$out")" = batch-in-image ]
@@ -168,19 +153,12 @@ mpi_run() {
 }
 
 @test "mpi: an MPI job cancelled midway leaves nothing on any node" {
-	local node job before="$BATS_TEST_TMPDIR/before" try
+	local node job before="$BATS_TEST_TMPDIR/before"
 	nodes_snapshot "$before"
-	for try in 1 2; do
-		# every rank checks, says "started" and stays in MPI (mpi_check --hold)
-		start_and_wait -n 12 -t 60 "$WORK/mpi-scancel" \
-			as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix \
-			--container="$MPI_IMAGE/image.sqsh" /usr/local/bin/mpi_check --hold 300 && break
-		[ "$try" -eq 1 ] && known_crash "$(cat "$WORK/mpi-scancel")" || return 1
-		echo "a rank crashed in Open MPI (the known problem), once more" >&2
-		wait || true
-		# shellcheck disable=SC2016 # expanded by wait_until
-		wait_until -t 30 '[ -z "$(squeue -h -u "$SPANK_OCI_TEST_USER")" ]'
-	done
+	# every rank checks, says "started" and stays in MPI (mpi_check --hold)
+	start_and_wait -n 12 -t 60 "$WORK/mpi-scancel" \
+		as_user srun -N 3 --ntasks-per-node=4 --mpi=pmix --container="$MPI_IMAGE/image.sqsh" \
+		/usr/local/bin/mpi_check --hold 300
 	job="$(squeue -h -u "$SPANK_OCI_TEST_USER" -o %i)"
 	[ -n "$job" ]
 	for node in $(cluster_nodes); do
