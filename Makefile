@@ -43,7 +43,7 @@ FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_BIN = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 .SECONDARY: $(FUZZ_OBJ)
 
-.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay bench-mpi mpi-image \
+.PHONY: all deps unit fuzz fuzz-corpus format-check integration test demo bench bench-overlay bench-mpi mpi-image test-mpi \
 	install clean
 
 all: $(BUILD)/spank_oci.so $(BUILD)/spank-oci
@@ -114,6 +114,11 @@ format-check:
 
 integration: all
 	@scripts/integration
+
+# MPI across 3 nodes (test/integration/mpi/): not in `make test` while ranks crash now and
+# then in Open MPI's MPI_Init in containers (README, "MPI": Known problem).
+test-mpi: all
+	@scripts/integration test/integration/mpi/multinode-mpi.bats
 
 test: deps
 	@$(MAKE) --no-print-directory all

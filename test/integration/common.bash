@@ -8,7 +8,7 @@
 export SLURM_CONF="$SPANK_OCI_CLUSTER_DIR/slurm/slurm.conf"
 # REPO, spank_oci_config (the runtime setups in test/configs), wait_until, wait_job
 # shellcheck source=scripts/lib.sh
-. "$BATS_TEST_DIRNAME/../../scripts/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 F="$SPANK_OCI_CLUSTER_DIR/fixtures"
 CONFIG="$SPANK_OCI_CLUSTER_DIR/spank-oci.conf"
 WORK="$SPANK_OCI_CLUSTER_DIR/work" # the test user's working directory

@@ -6,8 +6,8 @@
 # crun, one container per task (runc, crun) and one per node (runc-create, which has
 # RunTimeCreate, and the shared passes: shared mode is the default of --mpi steps).
 
-load common
-load nodes
+load ../common
+load ../nodes
 
 setup_file() {
 	write_config
