@@ -126,33 +126,39 @@ static int handle_env_file(struct oci_conf *conf, const void *key, const char *v
 	return 0;
 }
 
-static int handle_remap_root(struct oci_conf *conf, const void *key, const char *value,
-			     const struct parse_pos *pos, oci_error_t *err)
+/* The mode value names: if_word for word, else if_true or if_false (parse_bool's), or -1. */
+static int word_or_bool(const char *value, const char *word, int if_word, int if_true, int if_false)
 {
 	bool b;
 
+	if (strcasecmp(value, word) == 0)
+		return if_word;
+	if (parse_bool(value, &b) == 0)
+		return b ? if_true : if_false;
+	return -1;
+}
+
+static int handle_remap_root(struct oci_conf *conf, const void *key, const char *value,
+			     const struct parse_pos *pos, oci_error_t *err)
+{
+	int mode = word_or_bool(value, "auto", REMAP_ROOT_AUTO, REMAP_ROOT_YES, REMAP_ROOT_NO);
+
 	(void)key;
-	if (strcasecmp(value, "auto") == 0)
-		conf->remap_root = REMAP_ROOT_AUTO;
-	else if (parse_bool(value, &b) == 0)
-		conf->remap_root = b ? REMAP_ROOT_YES : REMAP_ROOT_NO;
-	else
+	if (mode < 0)
 		return fail_at(pos, err, "RemapRoot takes auto, true or false");
+	conf->remap_root = mode;
 	return 0;
 }
 
 static int handle_shared_container(struct oci_conf *conf, const void *key, const char *value,
 				   const struct parse_pos *pos, oci_error_t *err)
 {
-	bool b;
+	int mode = word_or_bool(value, "mpi", SHARED_MPI, SHARED_ALWAYS, SHARED_NEVER);
 
 	(void)key;
-	if (strcasecmp(value, "mpi") == 0)
-		conf->shared_container = SHARED_MPI;
-	else if (parse_bool(value, &b) == 0)
-		conf->shared_container = b ? SHARED_ALWAYS : SHARED_NEVER;
-	else
+	if (mode < 0)
 		return fail_at(pos, err, "SharedContainer takes mpi, true or false");
+	conf->shared_container = mode;
 	return 0;
 }
 
