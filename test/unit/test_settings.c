@@ -13,17 +13,24 @@
 	"RunTimeKill=\"/usr/sbin/runc --root %m/runc kill %u.%j.%s.%t KILL\"\n"                    \
 	"RunTimeDelete=\"/usr/sbin/runc --root %m/runc delete --force %u.%j.%s.%t\"\n"
 
-/* Writes RUNTIME plus extra as f->dir/oci.conf and loads it. */
-static struct oci_conf *load(struct dir_fixture *f, const char *extra)
+/* Writes text as f->dir/oci.conf and loads it. */
+static struct oci_conf *load_text(struct dir_fixture *f, const char *text)
 {
 	cleanup_error oci_error_t err = NULL;
 	cleanup_free char *path = dir_fixture_at(f, "oci.conf");
-	cleanup_free char *text = xasprintf("%s%s", RUNTIME, extra);
 	struct oci_conf *conf = NULL;
 
 	write_text(path, NULL, text);
 	assert_ok(oci_conf_load(path, &conf, &err), err);
 	return conf;
+}
+
+/* Writes RUNTIME plus extra as f->dir/oci.conf and loads it. */
+static struct oci_conf *load(struct dir_fixture *f, const char *extra)
+{
+	cleanup_free char *text = xasprintf("%s%s", RUNTIME, extra);
+
+	return load_text(f, text);
 }
 
 static void set(struct oci_options *o, enum option_id id, const char *arg)
@@ -233,14 +240,10 @@ static void merges_with_the_sites_defaults(void **state)
 static bool shared_for(struct dir_fixture *f, const char *extra, enum option_id opt, bool mpi)
 {
 	cleanup_error oci_error_t err = NULL;
-	cleanup_free char *path = dir_fixture_at(f, "oci.conf");
-	struct oci_conf *conf = NULL;
+	struct oci_conf *conf = load_text(f, extra);
 	struct container_settings s;
 	struct oci_options o;
 	bool shared;
-
-	write_text(path, NULL, extra);
-	assert_ok(oci_conf_load(path, &conf, &err), err);
 
 	oci_options_init(&o);
 	if (opt != OPTION_COUNT)
