@@ -115,10 +115,9 @@ format-check:
 integration: all
 	@scripts/integration
 
-# MPI across 3 nodes (test/integration/mpi/): not in `make test` while ranks crash now and
-# then in Open MPI's MPI_Init in containers (README, "MPI": Known problem).
+# Only the MPI tests across 3 nodes (part of `make test` too).
 test-mpi: all
-	@scripts/integration test/integration/mpi/multinode-mpi.bats
+	@scripts/integration test/integration/multinode-mpi.bats
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -2,14 +2,13 @@
 # MPI across nodes: the Open MPI program of a real Debian image (scripts/make-mpi-image:
 # test/mpi/mpi_check.c, a ring, an allreduce, a shared-memory window between the ranks of
 # a node and a ping-pong) launched by srun --mpi=pmix on a cluster of 3 nodes, talking to
-# Slurm's PMIx server on each. `make test-mpi` runs it (scripts/integration, 3 nodes); not
-# in `make test` while ranks crash now and then in Open MPI's MPI_Init in containers
-# (README, "MPI": Known problem). The runtime passes give runc and crun, one container
-# per task (runc, crun) and one per node (runc-create, which has RunTimeCreate, and the
-# shared passes: shared mode is the default of --mpi steps).
+# Slurm's PMIx server on each (`make test` runs it on 3 nodes, `make test-mpi` it alone;
+# the cluster's mpi.conf has PMIxCollFence=ring: README, "MPI"). The runtime passes give
+# runc and crun, one container per task (runc, crun) and one per node (runc-create, which
+# has RunTimeCreate, and the shared passes: shared mode is the default of --mpi steps).
 
-load ../common
-load ../nodes
+load common
+load nodes
 
 setup_file() {
 	write_config
