@@ -56,8 +56,8 @@ static int kernel_mount(void *arg, oci_error_t *err)
 	/*
 	 * Paths by fd: a comma, colon or backslash in the image's path is no separator.
 	 * volatile: the upper layer goes with the container, so the overlay's end need not
-	 * sync the file system under it (on a disk ContainerPath that sync was most of what
-	 * the overlay cost a task).
+	 * sync the file system under it (on a disk ContainerPath: a journal commit and a
+	 * device flush in the task's exit path).
 	 */
 	snprintf(opts, sizeof(opts),
 		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d,workdir=/proc/self/fd/%d,"
