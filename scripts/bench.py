@@ -150,7 +150,7 @@ def variants(mode):
         s = E["BENCH_SHM"] + "/share"
         for rt in ("runc", "crun"):
             for ov in ("off", "auto"):
-                conf = f"{W}/spank-oci-{rt}-{ov}-cli.conf"
+                conf = f"{W}/spank-oci-{rt}-{ov}.conf"  # the Slurm variants' own
                 v.append(dict(
                     id=f"cli-{rt}-{ov}",
                     label=f"`spank-oci run --config {rt}-{ov}.conf --bundle B -- true`",
